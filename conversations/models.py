@@ -1,0 +1,130 @@
+"""What a Page's inbox holds. Every natural key is a unique constraint, so writes are upserts
+and replaying a conversation any number of times yields the same rows."""
+
+from django.db import models
+
+
+class Contact(models.Model):
+    """A person who talks to a Page. PSIDs are page-scoped, so the key is (page, psid)."""
+
+    page = models.ForeignKey("pages.FacebookPage", on_delete=models.CASCADE, related_name="+")
+    psid = models.CharField(max_length=64)
+    # Deleted or deactivated users come without a name (graph-api.md §4.3).
+    name = models.CharField(max_length=255, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["page", "psid"], name="unique_contact_per_page")
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.name or "Unknown user"
+
+
+class Conversation(models.Model):
+    class Folder(models.TextChoices):
+        INBOX = "inbox", "Inbox"
+        OTHER = "other", "Other (requests)"
+        PAGE_DONE = "page_done", "Done"
+        PENDING = "pending", "Pending"
+        SPAM = "spam", "Spam"
+
+    page = models.ForeignKey(
+        "pages.FacebookPage", on_delete=models.CASCADE, related_name="conversations"
+    )
+    facebook_id = models.CharField(max_length=128)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    folder = models.CharField(max_length=20, choices=Folder.choices, default=Folder.INBOX)
+    updated_time = models.DateTimeField(db_index=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    message_count = models.PositiveIntegerField(default=0)
+    unread_count = models.PositiveIntegerField(default=0)
+    snippet = models.TextField(blank=True)
+    can_reply = models.BooleanField(default=True)
+    # The sync pass that last wrote this row: lets a resumed or re-walking pass recognise
+    # conversations it already counted without keeping a list of ids in the checkpoint.
+    sync_pass = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_time"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["page", "facebook_id"], name="unique_conversation_per_page"
+            )
+        ]
+        indexes = [models.Index(fields=["page", "-updated_time"])]
+
+    def __str__(self) -> str:
+        return f"{self.contact or 'Unknown user'} ({self.facebook_id})"
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        INBOUND = "in", "Received"
+        OUTBOUND = "out", "Sent"
+
+    page = models.ForeignKey("pages.FacebookPage", on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    # The Graph message id, equal to a webhook's `mid`: the idempotency key.
+    facebook_id = models.CharField(max_length=255)
+    sender_id = models.CharField(max_length=64)
+    sender_name = models.CharField(max_length=255, null=True, blank=True)
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    text = models.TextField(blank=True)
+    # Normalised: [{"type": "image"|"video"|"audio"|"file"|"sticker"|"share"|"unknown", ...}]
+    attachments = models.JSONField(default=list, blank=True)
+    created_time = models.DateTimeField()
+
+    class Meta:
+        # Graph timestamps have one-second resolution: ties keep insertion order (id).
+        ordering = ["created_time", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["page", "facebook_id"], name="unique_message_per_page")
+        ]
+        indexes = [models.Index(fields=["conversation", "created_time"])]
+
+    def __str__(self) -> str:
+        return self.facebook_id
+
+
+class InteractionEvent(models.Model):
+    """Activity for analytics. Its natural key is (page, kind, source_id): the message id for
+    message events and the conversation id for `conversation_started`."""
+
+    class Kind(models.TextChoices):
+        MESSAGE_RECEIVED = "message_received", "Message received"
+        MESSAGE_SENT = "message_sent", "Message sent"
+        CONVERSATION_STARTED = "conversation_started", "Conversation started"
+
+    page = models.ForeignKey("pages.FacebookPage", on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    source_id = models.CharField(max_length=255)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["page", "kind", "source_id"], name="unique_interaction_event"
+            )
+        ]
+        indexes = [models.Index(fields=["page", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"

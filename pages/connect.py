@@ -1,0 +1,43 @@
+"""Connecting a Page: check a token against Graph and store it (encrypted)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from pages.graph_api import GraphError, TokenError
+from pages.models import FacebookPage
+from pages.sync import client_for
+
+
+class ConnectError(Exception):
+    """The token or page id was refused; the message is safe to show (no token in it)."""
+
+
+def connect_page(facebook_id: str, access_token: str) -> FacebookPage:
+    """Check the token with `GET /{page-id}?fields=id,name`, then store or update the page.
+    A new token clears "needs reconnect"."""
+    facebook_id = facebook_id.strip()
+    access_token = access_token.strip()
+    if not facebook_id.isdigit():
+        raise ConnectError("A Facebook page id is a number, e.g. 100200300400500.")
+    if not access_token:
+        raise ConnectError("The access token is empty.")
+    client = client_for(FacebookPage(facebook_id=facebook_id), token=access_token)
+    try:
+        info = client.get_page(facebook_id)
+    except TokenError as exc:
+        raise ConnectError(f"Facebook rejected the access token: {exc}") from None
+    except GraphError as exc:
+        raise ConnectError(f"Could not check the token with Facebook: {exc}") from None
+    finally:
+        client.session.close()
+    if str(info.get("id")) != facebook_id:
+        raise ConnectError("The token does not belong to this page.")
+    with transaction.atomic():
+        page, _ = FacebookPage.objects.select_for_update().get_or_create(facebook_id=facebook_id)
+        page.name = str(info.get("name") or "")[:255]
+        page.access_token = access_token
+        page.token_status = FacebookPage.TokenStatus.OK
+        page.token_error = ""
+        page.save()
+    return page

@@ -1,0 +1,429 @@
+"""The only code that talks to the Facebook Graph API (design.md §5, graph-api.md §5–7).
+
+Contract:
+- Every call carries an explicit API version, a timeout, the token in the Authorization header
+  (so no URL we build, log or raise ever holds it) and `appsecret_proof` when an app secret is
+  configured.
+- Errors are classified by `error.code` / `error_subcode`, never by HTTP status or text, into
+  the exception classes below. Transient ones are retried with jittered exponential backoff;
+  throttling pauses for `estimated_time_to_regain_access` and retries; the rest are raised.
+- Calls are spaced to the per-Page rate (about 2/s for Conversations) and slowed down as the
+  usage headers climb, before Meta starts refusing.
+- A body that is not a JSON object (truncated JSON, an HTML error page) is a transient error,
+  never data.
+- `sleep` and `clock` are injectable so that tests of retries and pauses take no real time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+logger = logging.getLogger(__name__)
+
+THROTTLE_CODES = {4, 17, 32, 341, 613, 80001, 80006}
+RECONNECT_CODES = {190, 102, 10}
+TRANSIENT_CODES = {1, 2}
+CONFIGURATION_CODES = {3, 104, 2500}
+POLICY_BLOCK_CODE = 368
+INVALID_PARAMETER_CODE = 100
+
+# Pause when Meta throttles us without saying for how long (graph-api.md §5.3).
+DEFAULT_PAUSE_SECONDS = {
+    80006: 15 * 60,
+    80001: 15 * 60,
+    32: 15 * 60,
+    4: 5 * 60,
+    17: 5 * 60,
+    341: 5 * 60,
+    613: 60,
+}
+# Usage (percent of the window) → delay before the next call (graph-api.md §5.4).
+USAGE_DELAYS = ((90, 300.0), (75, 5.0), (50, 1.0))
+
+_TOKEN_PARAM = re.compile(r"(access_token|appsecret_proof|input_token)=[^&\s\"']+")
+
+
+class GraphError(Exception):
+    """An error answer from Graph (or no usable answer at all)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        subcode: int | None = None,
+        fbtrace_id: str = "",
+        http_status: int | None = None,
+        user_message: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.subcode = subcode
+        self.fbtrace_id = fbtrace_id
+        self.http_status = http_status
+        self.user_message = user_message
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.fbtrace_id:
+            parts.append(f"(fbtrace_id {self.fbtrace_id})")
+        return " ".join(parts)
+
+
+class TransientGraphError(GraphError):
+    """Worth retrying unchanged: codes 1 and 2, `is_transient`, 5xx, timeouts, garbage bodies."""
+
+
+class RateLimitError(GraphError):
+    """Meta (or our own throttle) says: wait `wait_seconds`, then try again."""
+
+    def __init__(self, message: str, *, wait_seconds: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.wait_seconds = wait_seconds
+
+
+class TokenError(GraphError):
+    """The token is expired, revoked or lacks permissions: the Page must be reconnected."""
+
+
+class ObjectError(GraphError):
+    """Code 100 (and 200–299 on one object): this object cannot be read. Skip it, or, for a
+    stale cursor, restart the walk."""
+
+
+class PolicyBlockError(GraphError):
+    """Code 368: blocked for policy reasons. Stop and alert a human; never hammer."""
+
+
+class GraphConfigurationError(GraphError):
+    """A bug or a setup problem on our side (bad fields syntax, app capability, signature)."""
+
+
+def scrub(text: str, *secrets: str) -> str:
+    """Remove tokens from text that may end up in a log, an exception or a page."""
+    text = _TOKEN_PARAM.sub(r"\1=[redacted]", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def error_from_payload(
+    payload: dict[str, Any], http_status: int | None, wait_hint_minutes: int = 0
+) -> GraphError:
+    """Turn Graph's error envelope into the exception class the caller branches on."""
+    error = payload.get("error") or {}
+    code = _as_int(error.get("code"))
+    subcode = _as_int(error.get("error_subcode"))
+    message = str(error.get("message") or f"Graph error {code}")
+    kwargs: dict[str, Any] = {
+        "code": code,
+        "subcode": subcode,
+        "fbtrace_id": str(error.get("fbtrace_id") or ""),
+        "http_status": http_status,
+        "user_message": str(error.get("error_user_msg") or ""),
+    }
+    if code in THROTTLE_CODES:
+        wait = wait_hint_minutes * 60 if wait_hint_minutes > 0 else DEFAULT_PAUSE_SECONDS[code]
+        return RateLimitError(message, wait_seconds=float(wait), **kwargs)
+    if error.get("is_transient") is True or code in TRANSIENT_CODES:
+        return TransientGraphError(message, **kwargs)
+    if code in RECONNECT_CODES or (code is not None and 200 <= code <= 299):
+        return TokenError(message, **kwargs)
+    if code == INVALID_PARAMETER_CODE:
+        return ObjectError(message, **kwargs)
+    if code == POLICY_BLOCK_CODE:
+        return PolicyBlockError(message, **kwargs)
+    if code in CONFIGURATION_CODES:
+        return GraphConfigurationError(message, **kwargs)
+    if http_status is not None and http_status >= 500:
+        return TransientGraphError(message, **kwargs)
+    return GraphError(message, **kwargs)
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class Usage:
+    """The highest usage percentage and regain-access estimate seen in the usage headers."""
+
+    percent: int = 0
+    regain_minutes: int = 0
+
+
+def parse_usage(headers: Iterable[tuple[str, str]], page_id: str | None) -> Usage | None:
+    """Read X-Business-Use-Case-Usage (for this Page), X-Page-Usage and X-App-Usage.
+
+    Returns None when no usage header is present: absence does not mean 0 % (graph-api.md §5.2).
+    """
+    usage: Usage | None = None
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered not in ("x-business-use-case-usage", "x-app-usage", "x-page-usage"):
+            continue
+        try:
+            parsed = json.loads(value)
+        except (TypeError, ValueError):
+            continue
+        if not isinstance(parsed, dict):
+            continue
+        if lowered == "x-business-use-case-usage":
+            entries: list[Any] = []
+            for key, items in parsed.items():
+                if page_id is None or key == page_id:
+                    entries.extend(items if isinstance(items, list) else [])
+        else:
+            entries = [parsed]
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            usage = usage or Usage()
+            for key in ("call_count", "total_cputime", "total_time"):
+                usage.percent = max(usage.percent, _as_int(entry.get(key)) or 0)
+            usage.regain_minutes = max(
+                usage.regain_minutes, _as_int(entry.get("estimated_time_to_regain_access")) or 0
+            )
+    return usage
+
+
+@dataclass
+class BatchRequest:
+    path: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class GraphClient:
+    """One client per sync run (one `requests.Session`, one token, one Page's rate)."""
+
+    def __init__(
+        self,
+        access_token: str,
+        *,
+        base_url: str,
+        version: str,
+        app_secret: str = "",
+        page_id: str | None = None,
+        calls_per_second: float = 2.0,
+        timeout: float = 30.0,
+        max_attempts: int = 5,
+        max_inline_pause: float = float("inf"),
+        max_pauses: int = 20,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._token = access_token
+        self._proof = (
+            hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+            if app_secret
+            else ""
+        )
+        self.base_url = base_url.rstrip("/")
+        self.version = version
+        self.page_id = page_id
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.max_inline_pause = max_inline_pause
+        self.max_pauses = max_pauses
+        self.sleep = sleep
+        self.clock = clock
+        self._min_interval = 1.0 / calls_per_second if calls_per_second > 0 else 0.0
+        self._next_call_at = 0.0
+        self.session = session or requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {access_token}"
+        self.calls = 0
+        self.last_usage: Usage | None = None
+        self.api_version_served = ""
+
+    # -- public API -----------------------------------------------------------------------
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """GET a Graph path (no version, no leading slash needed) with retries and pauses."""
+        return self._with_pauses(lambda: self._with_retries(lambda: self._get_once(path, params)))
+
+    def get_page(self, page_id: str) -> dict[str, Any]:
+        return self.get(page_id, {"fields": "id,name"})
+
+    def batch(self, requests_: list[BatchRequest]) -> list[dict[str, Any] | GraphError]:
+        """Send up to 50 GETs in one HTTP round trip. Meta still counts each one against the
+        quota. Each item comes back as its parsed body or the GraphError it amounts to; a
+        `null` item (timed out inside the batch) comes back as a TransientGraphError."""
+        if not 0 < len(requests_) <= 50:
+            raise ValueError("A batch holds 1 to 50 requests.")
+        spec = [
+            {"method": "GET", "relative_url": self._relative_url(r.path, r.params)}
+            for r in requests_
+        ]
+
+        def send() -> list[Any]:
+            body = self._request("POST", "", data={"batch": json.dumps(spec)}, units=len(spec))
+            if not isinstance(body, list) or len(body) != len(spec):
+                raise TransientGraphError("Graph returned a malformed batch response.")
+            return body
+
+        raw = self._with_pauses(lambda: self._with_retries(send))
+        return [self._batch_item(item) for item in raw]
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}/{self.version}/{path.lstrip('/')}"
+
+    def _relative_url(self, path: str, params: dict[str, Any]) -> str:
+        query = dict(params)
+        if self._proof:
+            query["appsecret_proof"] = self._proof
+        encoded = urlencode(query)
+        return f"{self.version}/{path.lstrip('/')}" + (f"?{encoded}" if encoded else "")
+
+    def _get_once(self, path: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        body = self._request("GET", path, params=dict(params or {}))
+        if not isinstance(body, dict):
+            raise TransientGraphError("Graph returned JSON that is not an object.")
+        return body
+
+    def _request(self, method: str, path: str, *, units: int = 1, **kwargs: Any) -> Any:
+        self._throttle(units)
+        if self._proof:
+            target = kwargs.setdefault("params" if method == "GET" else "data", {})
+            target["appsecret_proof"] = self._proof
+        self.calls += units
+        try:
+            response = self.session.request(method, self._url(path), timeout=self.timeout, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientGraphError(
+                f"Could not reach Graph: {scrub(type(exc).__name__, self._token)}"
+            ) from None
+        except requests.RequestException as exc:
+            raise GraphError(f"Request to Graph failed: {scrub(str(exc), self._token)}") from None
+        self.api_version_served = response.headers.get("facebook-api-version", "")
+        usage = parse_usage(response.headers.items(), self.page_id)
+        self._note_usage(usage)
+        try:
+            body = response.json()
+        except ValueError:
+            is_html = "html" in response.headers.get("content-type", "")
+            kind = "an HTML page" if is_html else "a body that is not JSON"
+            raise TransientGraphError(
+                f"Graph answered HTTP {response.status_code} with {kind}.",
+                http_status=response.status_code,
+            ) from None
+        if isinstance(body, dict) and "error" in body:
+            error = error_from_payload(
+                body, response.status_code, usage.regain_minutes if usage else 0
+            )
+            error.message = scrub(error.message, self._token, self._proof)
+            logger.warning(
+                "Graph error code=%s subcode=%s fbtrace_id=%s on %s",
+                error.code,
+                error.subcode,
+                error.fbtrace_id,
+                path or "batch",
+            )
+            raise error
+        if response.status_code >= 500:
+            raise TransientGraphError(
+                f"Graph answered HTTP {response.status_code}.", http_status=response.status_code
+            )
+        return body
+
+    def _batch_item(self, item: Any) -> dict[str, Any] | GraphError:
+        if item is None:
+            return TransientGraphError("A batched request did not finish in time.")
+        headers = [(h.get("name", ""), h.get("value", "")) for h in item.get("headers") or []]
+        usage = parse_usage(headers, self.page_id)
+        self._note_usage(usage)
+        try:
+            body = json.loads(item.get("body") or "")
+        except (TypeError, ValueError):
+            return TransientGraphError("A batched request returned a body that is not JSON.")
+        if isinstance(body, dict) and "error" in body:
+            error = error_from_payload(body, item.get("code"), usage.regain_minutes if usage else 0)
+            error.message = scrub(error.message, self._token, self._proof)
+            return error
+        if not isinstance(body, dict):
+            return TransientGraphError("A batched request returned JSON that is not an object.")
+        return body
+
+    def _note_usage(self, usage: Usage | None) -> None:
+        if usage is None:
+            return
+        self.last_usage = usage
+        delay = 0.0
+        if usage.regain_minutes > 0:
+            delay = usage.regain_minutes * 60.0
+        else:
+            for threshold, seconds in USAGE_DELAYS:
+                if usage.percent >= threshold:
+                    delay = seconds
+                    break
+        if delay:
+            self._next_call_at = max(self._next_call_at, self.clock() + delay)
+
+    def _throttle(self, units: int) -> None:
+        """Space calls to the per-Page rate and honour usage-based slow-downs."""
+        now = self.clock()
+        wait = self._next_call_at - now
+        if wait > self.max_inline_pause:
+            raise RateLimitError(
+                f"Graph usage is high; pausing for {wait:.0f} s.", wait_seconds=wait
+            )
+        if wait > 0:
+            self.sleep(wait)
+            now = self.clock()
+        self._next_call_at = max(self._next_call_at, now) + self._min_interval * units
+
+    def _with_retries(self, call: Callable[[], Any]) -> Any:
+        def log_retry(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            logger.info("Retrying Graph call after: %s", exc)
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(TransientGraphError),
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait_random_exponential(multiplier=1, max=60),
+            sleep=self.sleep,
+            before_sleep=log_retry,
+            reraise=True,
+        )
+        return retrying(call)
+
+    def _with_pauses(self, call: Callable[[], Any]) -> Any:
+        """Wait out throttling as Meta tells us, up to `max_inline_pause` at a time; a longer
+        pause is raised so the caller can park the run instead of holding a worker."""
+        for _ in range(self.max_pauses):
+            try:
+                return call()
+            except RateLimitError as exc:
+                if exc.wait_seconds > self.max_inline_pause:
+                    raise
+                logger.warning(
+                    "Graph throttled (code %s); pausing %.0f s", exc.code, exc.wait_seconds
+                )
+                self._next_call_at = 0.0
+                self.sleep(exc.wait_seconds)
+        return call()

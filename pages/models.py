@@ -1,0 +1,125 @@
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from pages import crypto
+
+
+class FacebookPage(models.Model):
+    class TokenStatus(models.TextChoices):
+        OK = "ok", "Connected"
+        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
+
+    # Facebook ids exceed 2**53: always text.
+    facebook_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    # Fernet ciphertext; read and write through `access_token`. Never shown anywhere.
+    encrypted_access_token = models.TextField(blank=True, editable=False)
+    token_status = models.CharField(
+        max_length=20, choices=TokenStatus.choices, default=TokenStatus.OK
+    )
+    token_error = models.TextField(blank=True)
+    # Resume state of the latest run, written in the same transaction as each conversation.
+    sync_checkpoint = models.JSONField(default=dict, blank=True)
+    # Per folder, the newest `updated_time` seen when the last completed run walked it
+    # (ISO strings); an incremental sync stops below it (minus an overlap).
+    high_water_marks = models.JSONField(default=dict, blank=True)
+    full_sync_completed_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name or self.facebook_id
+
+    @property
+    def access_token(self) -> str:
+        if not self.encrypted_access_token:
+            return ""
+        return crypto.decrypt(self.encrypted_access_token)
+
+    @access_token.setter
+    def access_token(self, value: str) -> None:
+        self.encrypted_access_token = crypto.encrypt(value) if value else ""
+
+    @property
+    def needs_reconnect(self) -> bool:
+        return self.token_status == self.TokenStatus.NEEDS_RECONNECT
+
+
+class SyncRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused for rate limit"
+        CANCELLING = "cancelling", "Cancelling"
+        COMPLETE = "complete", "Complete"
+        INTERRUPTED = "interrupted", "Interrupted"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.PAUSED, Status.CANCELLING)
+
+    class Mode(models.TextChoices):
+        FULL = "full", "Full"
+        INCREMENTAL = "incremental", "Incremental"
+
+    class Trigger(models.TextChoices):
+        WEB = "web", "Web"
+        COMMAND = "command", "Command line"
+        SCHEDULE = "schedule", "Schedule"
+        ADMIN = "admin", "Admin"
+
+    page = models.ForeignKey(FacebookPage, on_delete=models.CASCADE, related_name="sync_runs")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.INCREMENTAL)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.WEB)
+    # True when this run continues the page's saved checkpoint.
+    resumed = models.BooleanField(default=False)
+    current = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(null=True, blank=True)
+    inserted = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    events = models.PositiveIntegerField(default=0)
+    current_name = models.CharField(max_length=255, blank=True)
+    graph_calls = models.PositiveIntegerField(default=0)
+    # Conversations recorded and skipped because of bad data: [{"id":…, "error":…}, …].
+    problems = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    resume_at = models.DateTimeField(null=True, blank=True)
+    # Who runs it: lets a new run tell at once that a crashed process on this host is gone.
+    worker_host = models.CharField(max_length=255, blank=True)
+    worker_pid = models.PositiveIntegerField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Two clicks, two workers or a click plus a schedule never sync one page at once.
+            models.UniqueConstraint(
+                fields=["page"],
+                condition=Q(status__in=["queued", "running", "paused", "cancelling"]),
+                name="one_active_sync_run_per_page",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Sync #{self.pk} of {self.page} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def duration(self):
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at

@@ -1,0 +1,624 @@
+"""The sync engine: copies one Facebook Page's conversations into the database, one
+conversation at a time, resumably (design.md §4, graph-api.md §11–12).
+
+Shape of a run:
+- For each folder (Facebook lists them separately), walk `/{page}/conversations` newest-updated
+  first with the newest messages nested, and process each conversation in its own
+  transaction together with the page's checkpoint. A crash at any instant loses at most the
+  conversation in flight, which is redone idempotently.
+- Each run has a pass id; every conversation it writes carries it. A resumed run keeps the pass
+  id, so conversations already counted are recognised in the page re-fetched on resume, and in
+  repeats caused by the list shifting while we walk (conversations with new messages jump to
+  the top).
+- A walk that took more than one page ends with a closing pass from the top down to the first
+  conversation seen when the walk started: it catches conversations that jumped above the
+  cursor.
+- Incremental runs stop each folder at its high-water mark minus an overlap. The marks of a run
+  are the tops seen when it walked each folder; they are stored only when the run completes.
+
+Entry points (CLI, task, schedule) create a SyncRun (pages.runs), build a client and call
+`run_sync`; the engine reports through `on_progress` and polls `should_stop` between
+conversations. It imports no UI code.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from conversations import ingest
+from conversations.ingest import BadConversationData, ConversationData, KnownConversation
+from pages import runs
+from pages.graph_api import (
+    GraphClient,
+    GraphError,
+    ObjectError,
+    PolicyBlockError,
+    RateLimitError,
+    TokenError,
+)
+from pages.models import FacebookPage, SyncRun
+
+logger = logging.getLogger(__name__)
+
+FOLDERS = ("inbox", "other", "page_done", "pending", "spam")
+MESSAGE_FIELDS = (
+    "id,created_time,from,to,message,"
+    "attachments{id,mime_type,name,size,file_url,image_data,video_data},"
+    "sticker,shares{link,name,description}"
+)
+OLDER_MESSAGES_PAGE_SIZE = 100
+HEARTBEAT_EVERY_SECONDS = 5.0
+
+
+class SyncStopped(Exception):
+    """Raised (by `should_stop` or an interrupted sleep) to end the run after saving."""
+
+
+def conversation_fields(messages_limit: int) -> str:
+    return (
+        "id,updated_time,message_count,unread_count,snippet,can_reply,participants,"
+        f"messages.limit({messages_limit}){{{MESSAGE_FIELDS}}}"
+    )
+
+
+@dataclass
+class Checkpoint:
+    """The resume state kept in `FacebookPage.sync_checkpoint` (camelCase keys, the names our
+    users know from the old system)."""
+
+    runId: int
+    passId: str
+    mode: str
+    status: str = "running"
+    current: int = 0
+    total: int | None = None
+    totalIsEstimate: bool = False
+    inserted: int = 0
+    updated: int = 0
+    skipped: int = 0
+    eventsCreated: int = 0
+    lastSyncedId: str = ""
+    lastSyncedName: str = ""
+    folderIndex: int = 0
+    phase: str = "walk"
+    # The `after` cursor that fetched the page in flight (None: the top of the folder).
+    after: str | None = None
+    # updated_time (ISO) of the first conversation when this folder's walk began.
+    folderTop: str | None = None
+    # New high-water marks gathered by this run, per folder (ISO).
+    marks: dict[str, str] = field(default_factory=dict)
+    timestamp: str = ""
+    message: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Checkpoint:
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def folder(self) -> str:
+        return FOLDERS[min(self.folderIndex, len(FOLDERS) - 1)]
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    """A full snapshot of a run's progress: what every progress display needs."""
+
+    run_id: int
+    status: str
+    mode: str
+    current: int
+    total: int | None
+    total_is_estimate: bool
+    inserted: int
+    updated: int
+    skipped: int
+    events: int
+    current_name: str
+    folder: str
+    message: str
+    resume_at: datetime | None = None
+
+    @property
+    def percent(self) -> int | None:
+        if not self.total:
+            return 100 if self.status == SyncRun.Status.COMPLETE else None
+        if self.status == SyncRun.Status.COMPLETE:
+            return 100
+        return min(99, self.current * 100 // self.total)
+
+
+class PageSync:
+    def __init__(
+        self,
+        run: SyncRun,
+        client: GraphClient,
+        *,
+        on_progress: Callable[[SyncProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        self.run = run
+        self.page: FacebookPage = run.page
+        self.client = client
+        self.on_progress = on_progress or (lambda progress: None)
+        self.should_stop = should_stop or (lambda: False)
+        self.overlap = timedelta(seconds=settings.SYNC_INCREMENTAL_OVERLAP_SECONDS)
+        self.fields = conversation_fields(settings.SYNC_MESSAGES_PER_CONVERSATION)
+        self.cp = self._initial_checkpoint()
+        self.problems: list[dict[str, str]] = list(run.problems or [])
+        self._prefetched: dict[str, dict[str, Any] | GraphError] = {}
+        self._last_heartbeat = 0.0
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def _initial_checkpoint(self) -> Checkpoint:
+        if self.run.resumed:
+            cp = Checkpoint.from_json(self.page.sync_checkpoint)
+            return replace(cp, runId=self.run.pk, status="running", message="")
+        known_total = self.page.conversations.count()
+        return Checkpoint(
+            runId=self.run.pk,
+            passId=uuid.uuid4().hex,
+            mode=self.run.mode,
+            # Facebook gives no total: after a first sync we can only estimate from what we
+            # hold; an incremental run has no meaningful total at all.
+            total=known_total if self.run.mode == SyncRun.Mode.FULL and known_total else None,
+            totalIsEstimate=True,
+        )
+
+    def execute(self) -> SyncRun:
+        status, message = SyncRun.Status.FAILED, "The sync stopped on an internal error."
+        try:
+            runs.claim(self.run)
+            self._save_checkpoint(self.cp)
+            self._report()
+            if self.cp.mode == SyncRun.Mode.INCREMENTAL and self.cp.folderIndex == 0:
+                self._prefetch_first_pages()
+            while self.cp.folderIndex < len(FOLDERS):
+                self._sync_folder(self.cp.folder)
+            status, message = SyncRun.Status.COMPLETE, self._summary()
+        except SyncStopped:
+            cancelled = SyncRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
+            status = SyncRun.Status.CANCELLED if cancelled else SyncRun.Status.INTERRUPTED
+            message = f"{status.label}. Progress saved at conversation #{self.cp.current}."
+        except TokenError as exc:
+            message = (
+                f"Facebook rejected the Page's access token ({exc}). Reconnect the Page with a "
+                "new token, then resume: progress is saved."
+            )
+            FacebookPage.objects.filter(pk=self.page.pk).update(
+                token_status=FacebookPage.TokenStatus.NEEDS_RECONNECT, token_error=str(exc)
+            )
+        except RateLimitError as exc:
+            resume_at = timezone.now() + timedelta(seconds=exc.wait_seconds)
+            if self.client.max_inline_pause == float("inf"):
+                # Nobody will resume a parked run of this process: stop resumable instead.
+                status = SyncRun.Status.INTERRUPTED
+                message = (
+                    f"Facebook's rate limit did not lift ({exc}). Progress is saved: resume "
+                    f"after {resume_at:%H:%M} UTC."
+                )
+            else:
+                status = SyncRun.Status.PAUSED
+                self.run.resume_at = resume_at
+                message = f"Paused by Facebook's rate limit until {resume_at:%H:%M:%S} UTC."
+        except PolicyBlockError as exc:
+            message = f"Facebook blocked these calls for policy reasons ({exc}). Ask an admin."
+        except GraphError as exc:
+            message = f"Facebook did not answer usably: {exc}. Progress is saved; resume later."
+        except Exception:
+            logger.exception("Sync run #%s failed", self.run.pk)
+        finally:
+            # Always record the final state, whatever ended the run.
+            self._finish(status, message)
+        return self.run
+
+    def _finish(self, status: str, message: str) -> None:
+        now = timezone.now()
+        cp = replace(self.cp, status=status, message=message, timestamp=now.isoformat())
+        with transaction.atomic():
+            page_updates: dict[str, Any] = {"sync_checkpoint": cp.to_json()}
+            if status == SyncRun.Status.COMPLETE:
+                page_updates["high_water_marks"] = {**self.page.high_water_marks, **cp.marks}
+                page_updates["last_synced_at"] = now
+                if cp.mode == SyncRun.Mode.FULL:
+                    page_updates["full_sync_completed_at"] = now
+            FacebookPage.objects.filter(pk=self.page.pk).update(**page_updates)
+            self.run.status = status
+            self.run.error = "" if status == SyncRun.Status.COMPLETE else message
+            self.run.finished_at = None if status == SyncRun.Status.PAUSED else now
+            self._copy_counters(cp)
+            self.run.save()
+        self.cp = cp
+        self._report(message)
+
+    def _summary(self) -> str:
+        cp = self.cp
+        return (
+            f"Synced {cp.current} conversations: {cp.inserted} new, {cp.updated} updated, "
+            f"{cp.skipped} unchanged, {cp.eventsCreated} events."
+        )
+
+    # -- walking --------------------------------------------------------------------------
+
+    def _sync_folder(self, folder: str) -> None:
+        mark = self.page.high_water_marks.get(folder)
+        stop_at = None
+        if self.cp.mode == SyncRun.Mode.INCREMENTAL and mark:
+            stop_at = datetime.fromisoformat(mark) - self.overlap
+        if self.cp.phase == "walk":
+            resumed_mid_walk = self.cp.after is not None
+            pages = self._walk(folder, stop_at=stop_at, inclusive_stop=True)
+            if (pages > 1 or resumed_mid_walk) and self.cp.folderTop:
+                self._advance(phase="closing", after=None)
+        if self.cp.phase == "closing":
+            # Everything that moved during the walk is at least as new as the old top.
+            self._walk(
+                folder, stop_at=datetime.fromisoformat(self.cp.folderTop), inclusive_stop=False
+            )
+        self._advance(folderIndex=self.cp.folderIndex + 1, phase="walk", after=None, folderTop=None)
+
+    def _walk(self, folder: str, *, stop_at: datetime | None, inclusive_stop: bool) -> int:
+        """Walk a folder from the checkpoint's cursor; returns how many pages it fetched."""
+        pages = 0
+        while True:
+            self._check_stop()
+            response = self._fetch_conversations(folder)
+            pages += 1
+            items = response.get("data")
+            if not isinstance(items, list):
+                raise BadListResponse("Graph returned a conversations list without data.")
+            if self.cp.after is None and items:
+                self._note_top(folder, items[0])
+            parsed = [self._parse(raw, folder) for raw in items]
+            known = ingest.load_known(
+                self.page.pk, [c.facebook_id for c in parsed if isinstance(c, ConversationData)]
+            )
+            for conversation in parsed:
+                self._check_stop()
+                if isinstance(conversation, ConversationData) and stop_at is not None:
+                    below = conversation.updated_time < stop_at or (
+                        inclusive_stop and conversation.updated_time == stop_at
+                    )
+                    if below:
+                        return pages
+                self._process(conversation, known)
+            paging = response.get("paging") if isinstance(response.get("paging"), dict) else {}
+            after = (paging.get("cursors") or {}).get("after")
+            # Only a missing `next` ends a list: pages can be short or even empty.
+            if not paging.get("next") or not after:
+                return pages
+            self._advance(after=after)
+
+    def _fetch_conversations(self, folder: str) -> dict[str, Any]:
+        after = self.cp.after
+        if after is None and self.cp.phase == "walk" and folder in self._prefetched:
+            result = self._prefetched.pop(folder)
+            if not isinstance(result, GraphError):
+                return result
+        params = {
+            "platform": "messenger",
+            "folder": folder,
+            "fields": self.fields,
+            "limit": settings.SYNC_PAGE_SIZE,
+        }
+        if after:
+            params["after"] = after
+        try:
+            return self.client.get(f"{self.page.facebook_id}/conversations", params)
+        except ObjectError:
+            if not after:
+                raise
+            # Cursors go stale: restart the folder from the top. The pass id makes the
+            # conversations already covered cheap repeats.
+            logger.info("Stale cursor for page %s folder %s; restarting", self.page.pk, folder)
+            self._advance(after=None)
+            params.pop("after")
+            return self.client.get(f"{self.page.facebook_id}/conversations", params)
+
+    def _prefetch_first_pages(self) -> None:
+        """One round trip for the top of every folder: an unchanged page costs one request."""
+        from pages.graph_api import BatchRequest
+
+        base = {"platform": "messenger", "fields": self.fields, "limit": settings.SYNC_PAGE_SIZE}
+        requests_ = [
+            BatchRequest(f"{self.page.facebook_id}/conversations", {**base, "folder": folder})
+            for folder in FOLDERS
+        ]
+        try:
+            results = self.client.batch(requests_)
+        except (TokenError, PolicyBlockError, RateLimitError):
+            raise
+        except GraphError as exc:
+            logger.info("Batch prefetch failed (%s); walking folders one by one", exc)
+            return
+        for folder, result in zip(FOLDERS, results, strict=True):
+            if isinstance(result, TokenError | PolicyBlockError | RateLimitError):
+                raise result
+            self._prefetched[folder] = result
+
+    def _note_top(self, folder: str, raw: Any) -> None:
+        top = raw.get("updated_time") if isinstance(raw, dict) else None
+        try:
+            top_time = ingest.parse_time(top)
+        except BadConversationData:
+            return
+        marks = dict(self.cp.marks)
+        previous = marks.get(folder)
+        if previous is None or datetime.fromisoformat(previous) < top_time:
+            marks[folder] = top_time.isoformat()
+        changes: dict[str, Any] = {"marks": marks}
+        if self.cp.phase == "walk" and self.cp.folderTop is None:
+            changes["folderTop"] = top_time.isoformat()
+        self._advance(**changes)
+
+    # -- one conversation -----------------------------------------------------------------
+
+    def _parse(self, raw: Any, folder: str) -> ConversationData | BadConversation:
+        try:
+            return ingest.parse_conversation(raw, self.page.facebook_id, folder)
+        except BadConversationData as exc:
+            conversation_id = raw.get("id") if isinstance(raw, dict) else None
+            return BadConversation(str(conversation_id or "(no id)"), str(exc))
+
+    def _process(
+        self, conversation: ConversationData | BadConversation, known: dict[str, KnownConversation]
+    ) -> None:
+        if isinstance(conversation, BadConversation):
+            self._record_problem(conversation.facebook_id, conversation.error)
+            return
+        stored = known.get(conversation.facebook_id)
+        repeat = stored is not None and stored.sync_pass == self.cp.passId
+        if repeat and not ingest.has_changed(stored, conversation):
+            return  # already counted in this pass and nothing new
+        if stored and not repeat and not ingest.has_changed(stored, conversation):
+            self._commit(
+                conversation,
+                outcome="skipped",
+                work=lambda: ingest.mark_unchanged(stored, self.cp.passId),
+            )
+            return
+        try:
+            new_messages = self._new_messages(conversation, stored)
+        except (ObjectError, BadConversationData) as exc:
+            self._record_problem(conversation.facebook_id, str(exc))
+            return
+        except TokenError as exc:
+            if exc.code is not None and 200 <= exc.code <= 299:
+                self._record_problem(conversation.facebook_id, str(exc))
+                return
+            raise
+
+        def work() -> ingest.IngestResult:
+            return ingest.ingest_conversation(
+                self.page.pk,
+                conversation,
+                known=stored,
+                new_messages=new_messages,
+                sync_pass=self.cp.passId,
+            )
+
+        if repeat:
+            outcome = None  # counted when first seen in this pass; only new events count now
+        elif stored is None:
+            outcome = "inserted"
+        else:
+            outcome = "updated"
+        self._commit(conversation, outcome=outcome, work=work)
+
+    def _new_messages(
+        self, conversation: ConversationData, stored: KnownConversation | None
+    ) -> list[ingest.MessageData]:
+        """The messages we do not hold yet: for a new conversation its newest page; for a known
+        one everything since the last sync, paging long threads until a known message."""
+        if stored is None:
+            return conversation.messages
+        batch = conversation.messages
+        cursor = conversation.older_messages_cursor
+        new: list[ingest.MessageData] = []
+        while True:
+            known_ids = ingest.known_message_ids(self.page.pk, [m.facebook_id for m in batch])
+            for message in batch:  # newest first
+                if message.facebook_id in known_ids or message.created_time < stored.updated_time:
+                    return new
+                new.append(message)
+            if not cursor:
+                return new
+            self._check_stop()
+            response = self.client.get(
+                f"{conversation.facebook_id}/messages",
+                {"fields": MESSAGE_FIELDS, "limit": OLDER_MESSAGES_PAGE_SIZE, "after": cursor},
+            )
+            batch, cursor = ingest.parse_messages_page(response, self.page.facebook_id)
+
+    def _commit(
+        self, conversation: ConversationData, *, outcome: str | None, work: Callable[[], Any]
+    ) -> None:
+        with transaction.atomic():
+            result = work()
+            changes: dict[str, Any] = {
+                "lastSyncedId": conversation.facebook_id,
+                "lastSyncedName": conversation.contact_name or "Unknown user",
+            }
+            if outcome == "updated" and result is not None and not result.changed:
+                outcome = "skipped"
+            if outcome is not None:
+                changes["current"] = self.cp.current + 1
+                changes[outcome] = getattr(self.cp, outcome) + 1
+                if self.cp.total is not None and changes["current"] > self.cp.total:
+                    changes["total"] = changes["current"]
+            if isinstance(result, ingest.IngestResult):
+                changes["eventsCreated"] = self.cp.eventsCreated + result.events_created
+            cp = replace(self.cp, **changes, timestamp=timezone.now().isoformat())
+            self._save_checkpoint(cp)
+        self.cp = cp
+        self._report()
+
+    def _record_problem(self, conversation_id: str, error: str) -> None:
+        logger.warning("Skipping conversation %s: %s", conversation_id, error)
+        self.problems.append({"id": conversation_id, "error": error[:500]})
+        with transaction.atomic():
+            cp = replace(
+                self.cp,
+                current=self.cp.current + 1,
+                skipped=self.cp.skipped + 1,
+                lastSyncedId=conversation_id,
+                timestamp=timezone.now().isoformat(),
+            )
+            self._save_checkpoint(cp)
+        self.cp = cp
+        self._report()
+
+    # -- persistence and reporting ----------------------------------------------------------
+
+    def _advance(self, **changes: Any) -> None:
+        cp = replace(self.cp, **changes, timestamp=timezone.now().isoformat())
+        self._save_checkpoint(cp)
+        self.cp = cp
+
+    def _save_checkpoint(self, cp: Checkpoint) -> None:
+        """Write the checkpoint and the run's counters (inside the caller's transaction)."""
+        FacebookPage.objects.filter(pk=self.page.pk).update(sync_checkpoint=cp.to_json())
+        self._copy_counters(cp)
+        self.run.heartbeat_at = timezone.now()
+        self.run.problems = self.problems
+        self.run.graph_calls = self.client.calls
+        SyncRun.objects.filter(pk=self.run.pk).update(
+            current=cp.current,
+            total=cp.total,
+            inserted=cp.inserted,
+            updated=cp.updated,
+            skipped=cp.skipped,
+            events=cp.eventsCreated,
+            current_name=cp.lastSyncedName[:255],
+            heartbeat_at=self.run.heartbeat_at,
+            problems=self.problems,
+            graph_calls=self.client.calls,
+        )
+        self._last_heartbeat = time.monotonic()
+
+    def _copy_counters(self, cp: Checkpoint) -> None:
+        run = self.run
+        run.current, run.total = cp.current, cp.total
+        run.inserted, run.updated, run.skipped = cp.inserted, cp.updated, cp.skipped
+        run.events = cp.eventsCreated
+        run.current_name = cp.lastSyncedName[:255]
+        run.graph_calls = self.client.calls
+        run.problems = self.problems
+
+    def heartbeat(self) -> None:
+        """Keep the run visibly alive during long waits (called by the sleep wrapper)."""
+        if time.monotonic() - self._last_heartbeat >= HEARTBEAT_EVERY_SECONDS:
+            SyncRun.objects.filter(pk=self.run.pk).update(heartbeat_at=timezone.now())
+            self._last_heartbeat = time.monotonic()
+
+    def _check_stop(self) -> None:
+        if self.should_stop():
+            raise SyncStopped()
+
+    def _report(self, message: str = "") -> None:
+        try:
+            self.on_progress(progress_of(self.run, self.cp, message))
+        except Exception:
+            # Reporting never fails a sync.
+            logger.exception("Progress callback failed")
+
+
+@dataclass
+class BadConversation:
+    facebook_id: str
+    error: str
+
+
+class BadListResponse(GraphError):
+    pass
+
+
+def progress_of(run: SyncRun, cp: Checkpoint, message: str = "") -> SyncProgress:
+    return SyncProgress(
+        run_id=run.pk,
+        status=run.status,
+        mode=cp.mode,
+        current=cp.current,
+        total=cp.total,
+        total_is_estimate=cp.totalIsEstimate,
+        inserted=cp.inserted,
+        updated=cp.updated,
+        skipped=cp.skipped,
+        events=cp.eventsCreated,
+        current_name=cp.lastSyncedName,
+        folder=cp.folder,
+        message=message or cp.message,
+        resume_at=run.resume_at,
+    )
+
+
+def client_for(
+    page: FacebookPage,
+    *,
+    token: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    max_inline_pause: float = float("inf"),
+) -> GraphClient:
+    return GraphClient(
+        page.access_token if token is None else token,
+        base_url=settings.FACEBOOK_GRAPH_URL,
+        version=settings.FACEBOOK_GRAPH_VERSION,
+        app_secret=settings.FACEBOOK_APP_SECRET,
+        page_id=page.facebook_id,
+        calls_per_second=settings.FACEBOOK_CALLS_PER_SECOND,
+        timeout=settings.FACEBOOK_TIMEOUT_SECONDS,
+        max_attempts=settings.FACEBOOK_MAX_RETRIES,
+        max_inline_pause=max_inline_pause,
+        sleep=sleep,
+        clock=clock,
+    )
+
+
+def run_sync(
+    run: SyncRun,
+    *,
+    on_progress: Callable[[SyncProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    max_inline_pause: float = float("inf"),
+) -> SyncRun:
+    """Run a created SyncRun to its end and return it with its final status.
+
+    `sleep` is used for every wait (throttling, backoff, rate-limit pauses); it may raise
+    SyncStopped to end the run early. Waits are cut into short slices so the run keeps its
+    heartbeat and notices `should_stop`.
+    """
+    sync: PageSync | None = None
+
+    def sliced_sleep(seconds: float) -> None:
+        remaining = seconds
+        while remaining > 0:
+            step = min(remaining, HEARTBEAT_EVERY_SECONDS)
+            sleep(step)
+            remaining -= step
+            if sync is not None:
+                sync.heartbeat()
+                if remaining > 0 and sync.should_stop():
+                    raise SyncStopped()
+
+    client = client_for(
+        run.page, sleep=sliced_sleep, clock=clock, max_inline_pause=max_inline_pause
+    )
+    sync = PageSync(run, client, on_progress=on_progress, should_stop=should_stop)
+    return sync.execute()

@@ -1,0 +1,156 @@
+"""Shared fixtures: a Graph sandbox over real HTTP, a connected page, fake time, and helpers to
+run the sync engine in-process or `manage.py` in a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from conversations.models import Conversation, InteractionEvent, Message
+from pages.models import FacebookPage, SyncRun
+from pages.runs import create_run
+from pages.sync import run_sync
+
+pytest_plugins = ["graph_sandbox.pytest_plugin"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class FakeTime:
+    """An injectable clock whose sleeps return at once and are recorded."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    @property
+    def slept(self) -> float:
+        return sum(self.sleeps)
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def sandbox(make_graph_sandbox, settings):
+    """A 60-conversation sandbox the app is pointed at, without our own call-rate spacing."""
+    server = make_graph_sandbox(conversations=60, seed=7)
+    point_settings_at(settings, server)
+    return server
+
+
+def point_settings_at(settings, server) -> None:
+    settings.FACEBOOK_GRAPH_URL = server.url
+    settings.FACEBOOK_CALLS_PER_SECOND = 0
+
+
+@pytest.fixture
+def page(db, sandbox) -> FacebookPage:
+    return connect(sandbox)
+
+
+def connect(server, index: int = 0) -> FacebookPage:
+    page_id, name, token = server.pages[index]
+    page = FacebookPage(facebook_id=page_id, name=name)
+    page.access_token = token
+    page.save()
+    return page
+
+
+def sync(
+    page: FacebookPage,
+    *,
+    full: bool = False,
+    resume: bool = False,
+    fake_time: FakeTime | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_progress=None,
+) -> SyncRun:
+    """Create a run and execute it in-process, as the command and the worker do."""
+    page.refresh_from_db()
+    run = create_run(page, trigger=SyncRun.Trigger.COMMAND, full=full, resume=resume)
+    time = fake_time or FakeTime()
+    return run_sync(
+        run, sleep=time.sleep, clock=time.clock, should_stop=should_stop, on_progress=on_progress
+    )
+
+
+def stored_state(page: FacebookPage) -> dict:
+    """Everything a sync wrote for a page, in a comparable form."""
+    conversations = {
+        c.facebook_id: (c.folder, c.contact.name if c.contact else None, c.updated_time)
+        for c in Conversation.objects.filter(page=page).select_related("contact")
+    }
+    messages: dict[str, list[str]] = {}
+    for conversation_id, message_id in (
+        Message.objects.filter(page=page)
+        .order_by("-created_time", "-id")
+        .values_list("conversation__facebook_id", "facebook_id")
+    ):
+        messages.setdefault(conversation_id, []).append(message_id)
+    events = sorted(InteractionEvent.objects.filter(page=page).values_list("kind", "source_id"))
+    return {"conversations": conversations, "messages": messages, "events": events}
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL for a subprocess to open the test database this test uses."""
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or "postgres"
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
+
+
+test_database_url.__test__ = False  # not a test, despite its name
+
+
+def manage_env(server, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=test_database_url(),
+        FACEBOOK_GRAPH_URL=server.url,
+        FACEBOOK_CALLS_PER_SECOND="0",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+def manage(server, *args: str, timeout: float = 120, **extra_env: str):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=manage_env(server, **extra_env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def spawn_manage(server, *args: str, **extra_env: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=manage_env(server, **extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
