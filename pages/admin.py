@@ -1,2 +1,106 @@
+import json
 
-# Register your models here.
+from django.contrib import admin
+from django.utils.html import format_html
+
+from pages.models import FacebookPage, SyncRun
+
+
+class SyncRunInline(admin.TabularInline):
+    model = SyncRun
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = readonly_fields = (
+        "status",
+        "mode",
+        "trigger",
+        "current",
+        "inserted",
+        "updated",
+        "skipped",
+        "events",
+        "started_at",
+        "finished_at",
+    )
+    ordering = ("-created_at",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(FacebookPage)
+class FacebookPageAdmin(admin.ModelAdmin):
+    list_display = ("name", "facebook_id", "token_status", "last_synced_at", "sync_status")
+    list_filter = ("token_status",)
+    search_fields = ("name", "facebook_id")
+    # The encrypted token is not editable and never listed here: it is set by connecting.
+    fields = (
+        "facebook_id",
+        "name",
+        "token_status",
+        "token_error",
+        "full_sync_completed_at",
+        "last_synced_at",
+        "checkpoint",
+        "marks",
+    )
+    readonly_fields = (
+        "token_status",
+        "token_error",
+        "full_sync_completed_at",
+        "last_synced_at",
+        "checkpoint",
+        "marks",
+    )
+    inlines = [SyncRunInline]
+
+    @admin.display(description="Sync checkpoint")
+    def checkpoint(self, page: FacebookPage) -> str:
+        return _pretty(page.sync_checkpoint)
+
+    @admin.display(description="High-water marks")
+    def marks(self, page: FacebookPage) -> str:
+        return _pretty(page.high_water_marks)
+
+    @admin.display(description="Checkpoint")
+    def sync_status(self, page: FacebookPage) -> str:
+        checkpoint = page.sync_checkpoint or {}
+        if not checkpoint:
+            return "—"
+        return f"{checkpoint.get('status', '?')} at #{checkpoint.get('current', 0)}"
+
+
+def _pretty(value) -> str:
+    return format_html(
+        "<pre style='white-space: pre-wrap'>{}</pre>",
+        json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False),
+    )
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "page",
+        "status",
+        "mode",
+        "trigger",
+        "current",
+        "inserted",
+        "updated",
+        "skipped",
+        "events",
+        "created_at",
+        "duration",
+    )
+    list_filter = ("status", "mode", "trigger", "page")
+    search_fields = ("page__name", "page__facebook_id", "error")
+    date_hierarchy = "created_at"
+    list_select_related = ("page",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -63,11 +63,15 @@ def create_run(
     reap_stale_runs(page_id=page.pk)
     resumed = resume and has_unfinished_checkpoint(page)
     mode = page.sync_checkpoint.get("mode") if resumed else choose_mode(page, full=full)
+    run = SyncRun(page=page, trigger=trigger, mode=mode, resumed=resumed, status=status)
+    if status == SyncRun.Status.RUNNING:
+        # Created by the process that runs it: alive from the first instant, for the reaper.
+        run.worker_host, run.worker_pid = this_host(), os.getpid()
+        run.heartbeat_at = run.started_at = timezone.now()
     try:
         with transaction.atomic():
-            return SyncRun.objects.create(
-                page=page, trigger=trigger, mode=mode, resumed=resumed, status=status
-            )
+            run.save()
+            return run
     except IntegrityError:
         active = SyncRun.objects.filter(page=page, status__in=SyncRun.ACTIVE_STATUSES).first()
         raise SyncAlreadyRunning(active) from None

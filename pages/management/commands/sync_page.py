@@ -59,7 +59,13 @@ class Command(BaseCommand):
         if page.needs_reconnect:
             return result_of(page, None, "failed", "The page needs reconnecting: run connect_page.")
         try:
-            run = create_run(page, trigger=SyncRun.Trigger.COMMAND, full=full, resume=resume)
+            run = create_run(
+                page,
+                trigger=SyncRun.Trigger.COMMAND,
+                full=full,
+                resume=resume,
+                status=SyncRun.Status.RUNNING,
+            )
         except SyncAlreadyRunning as exc:
             return result_of(page, None, "failed", str(exc))
 
@@ -67,19 +73,23 @@ class Command(BaseCommand):
             if stop.wait(seconds):
                 raise SyncStopped()
 
-        bar = tqdm(desc=page.name or page.facebook_id, unit=" conv", file=self.stderr._out)
+        bar = tqdm(
+            desc=page.name or page.facebook_id,
+            unit=" conv",
+            file=self.stderr._out,
+            dynamic_ncols=True,
+            mininterval=0.2,
+        )
         last = {}
 
         def on_progress(progress: SyncProgress) -> None:
             bar.total = progress.total
-            bar.n = progress.current
-            bar.set_postfix(
-                new=progress.inserted,
-                updated=progress.updated,
-                events=progress.events,
+            bar.set_postfix_str(
+                f"+{progress.inserted} new, ↻{progress.updated} updated, "
+                f"{progress.events} events, {progress.current_name[:24]}",
                 refresh=False,
             )
-            bar.refresh()
+            bar.update(progress.current - bar.n)  # redraws at most every `mininterval`
             last["progress"] = progress
 
         try:

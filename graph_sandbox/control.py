@@ -1,0 +1,131 @@
+"""HTTP client for the sandbox control API (``/_sandbox/...``), usable from another process."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+
+class SandboxControlError(RuntimeError):
+    pass
+
+
+class SandboxControl:
+    """Mirror of the :class:`graph_sandbox.Sandbox` control methods over HTTP.
+
+    ``SandboxControl("http://127.0.0.1:8765").add_messages(page_id, n_conversations=3)``
+    """
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def call(self, route: str, **kwargs: Any) -> Any:
+        data = json.dumps(kwargs).encode()
+        request = urllib.request.Request(
+            f"{self.url}/_sandbox/{route}",
+            data=data,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())["result"]
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", "replace")
+            raise SandboxControlError(f"{route}: HTTP {exc.code}: {detail}") from None
+
+    def pages(self) -> list[dict[str, str]]:
+        return self.call("pages")
+
+    def add_conversations(self, page_id: str, n: int, folder: str = "inbox") -> list[str]:
+        return self.call("add_conversations", page_id=page_id, n=n, folder=folder)
+
+    def add_messages(
+        self,
+        page_id: str,
+        conversation_ids: list[str] | None = None,
+        n_conversations: int | None = None,
+        per_conversation: int = 1,
+    ) -> list[str]:
+        return self.call(
+            "add_messages",
+            page_id=page_id,
+            conversation_ids=conversation_ids,
+            n_conversations=n_conversations,
+            per_conversation=per_conversation,
+        )
+
+    def rename_participant(
+        self,
+        page_id: str,
+        conversation_ids: list[str] | None = None,
+        n: int | None = None,
+        name: str | None = None,
+    ) -> list[tuple[str, str]]:
+        pairs = self.call(
+            "rename_participant",
+            page_id=page_id,
+            conversation_ids=conversation_ids,
+            n=n,
+            name=name,
+        )
+        return [tuple(p) for p in pairs]
+
+    def move_folder(self, page_id: str, conversation_id: str, folder: str) -> None:
+        self.call("move_folder", page_id=page_id, conversation_id=conversation_id, folder=folder)
+
+    def stats(self, page_id: str | None = None) -> dict[str, Any]:
+        return self.call("stats", page_id=page_id)
+
+    def reset_stats(self) -> None:
+        self.call("reset_stats")
+
+    def truth(self, page_id: str | None = None) -> dict[str, Any]:
+        return self.call("truth", page_id=page_id)
+
+    def configure(self, **fault_options: Any) -> dict[str, Any]:
+        return self.call("configure", **fault_options)
+
+    def clear_faults(self) -> None:
+        self.call("clear_faults")
+
+    def inject(
+        self,
+        kind: str,
+        count: int | None = 1,
+        after_calls: int = 0,
+        endpoint: str = "any",
+        **params: Any,
+    ) -> dict[str, Any]:
+        return self.call(
+            "inject", kind=kind, count=count, after_calls=after_calls, endpoint=endpoint, **params
+        )
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self.call("faults")
+
+    def expire_token(self, page_id: str) -> None:
+        self.call("expire_token", page_id=page_id)
+
+    def set_token(self, page_id: str, token: str) -> None:
+        self.call("set_token", page_id=page_id, token=token)
+
+    def set_usage(
+        self,
+        page_id: str,
+        call_count: int | None = None,
+        total_cputime: int | None = None,
+        total_time: int | None = None,
+        estimated_minutes: int | None = None,
+    ) -> None:
+        self.call(
+            "set_usage",
+            page_id=page_id,
+            call_count=call_count,
+            total_cputime=total_cputime,
+            total_time=total_time,
+            estimated_minutes=estimated_minutes,
+        )

@@ -1,0 +1,69 @@
+"""``manage.py graph_sandbox``: serve a seeded fake Graph API until Ctrl-C / SIGTERM.
+
+The last line printed is JSON (``{"url": ..., "pages": [{"id", "name", "access_token"}]}``) so
+scripts can read the URL and the fake tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from graph_sandbox.sandbox import Sandbox
+from graph_sandbox.server import SandboxServer
+
+
+class Command(BaseCommand):
+    help = "Serve a seeded fake of the Facebook Graph API (Messenger conversations)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+        parser.add_argument("--conversations", type=int, default=200, help="per page")
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--pages", type=int, default=1)
+        parser.add_argument("--latency-ms", type=float, default=0.0)
+        parser.add_argument("--latency-jitter-ms", type=float, default=0.0)
+        parser.add_argument("--rate-limit", type=float, default=None, help="calls/s per page")
+        parser.add_argument("--transient-error-rate", type=float, default=0.0)
+        parser.add_argument("--cursor-ttl-seconds", type=float, default=None)
+        parser.add_argument("--app-secret", default=None, help="require appsecret_proof")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        sandbox = Sandbox(
+            opts["conversations"],
+            opts["seed"],
+            opts["pages"],
+            latency_ms=opts["latency_ms"],
+            latency_jitter_ms=opts["latency_jitter_ms"],
+            rate_limit_per_second=opts["rate_limit"],
+            transient_error_rate=opts["transient_error_rate"],
+            cursor_ttl_seconds=opts["cursor_ttl_seconds"],
+            app_secret=opts["app_secret"],
+        )
+        server = SandboxServer(sandbox, opts["host"], opts["port"]).start()
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: object) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        out = self.stdout
+        out.write(f"Graph sandbox serving at {server.url} (append /v26.0/...)")
+        out.write(f"control API: {server.url}/_sandbox/<route>")
+        for page_id, name, token in sandbox.pages:
+            out.write(f"page {page_id} {name!r} token {token}")
+        info = {"url": server.url, "pages": sandbox.pages_info()}
+        out.write(json.dumps(info, ensure_ascii=False))
+        out.flush()
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            server.stop()
+            out.write("Graph sandbox stopped.")

@@ -1,0 +1,468 @@
+"""The in-process sandbox: data, tokens, faults, usage accounting, stats and control methods.
+
+:meth:`Sandbox.execute` runs one API call (a plain request or a batch item) through the same
+pipeline every time: route → authenticate → appsecret_proof → rate limit → one-shot fault →
+random transient error → handler. Rate-limit accounting (documented decision):
+
+* the per-second limit (``rate_limit_per_second``, per page) counts only *accepted* calls: a
+  call rejected with 613 by the limiter itself does not extend the window, so a client that
+  waits 1/R between calls always gets through;
+* the hourly BUC usage (``X-Business-Use-Case-Usage``) counts every authenticated call,
+  rejected ones included ("continuing to call while throttled adds to the count", §5.3).
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import hmac
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import errors
+from .api import Renderer, Request, parse_limit
+from .content import _name
+from .dataset import FOLDERS, Conversation, Dataset, Page
+from .errors import GraphError
+from .faults import FaultConfig, FaultQueue, PageMeter
+from .faults import now as monotonic
+from .fields import parse_fields
+
+STAT_KINDS = ("page", "conversations", "messages", "conversation", "batch", "batch_items")
+
+
+def trace_id() -> str:
+    return secrets.token_urlsafe(8)
+
+
+def appsecret_proof(app_secret: str, access_token: str) -> str:
+    return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Result:
+    status: int = 200
+    body: Any = None
+    trace_id: str = field(default_factory=trace_id)
+    usage: dict[str, Any] | None = None  # the X-Business-Use-Case-Usage value
+    transport: str | None = None  # a transport fault the HTTP layer must apply
+    null: bool = False  # batch item that "timed out"
+
+
+class Sandbox:
+    """A fake Graph API: call :meth:`execute` (through the WSGI app) or the control methods."""
+
+    def __init__(
+        self,
+        conversations: int = 60,
+        seed: int = 1,
+        pages: int = 1,
+        *,
+        anchor: int | None = None,
+        default_version: str = "v26.0",
+        clock: Callable[[], float] | None = None,
+        **fault_options: Any,
+    ) -> None:
+        self.lock = threading.RLock()
+        # monotonic seconds for the rate/usage windows; injectable so tests need not sleep
+        self.clock = clock or monotonic
+        self.seed = seed
+        self.default_version = default_version
+        self.dataset = Dataset(conversations, seed, pages, anchor)
+        self.config = FaultConfig()
+        self.config.update(**fault_options)
+        self.faults = FaultQueue()
+        self.meters = {pid: PageMeter() for pid in self.dataset.pages}
+        self.expired: set[str] = set()
+        self.fault_rng = random.Random(f"{seed}:faults")
+        self._mutations = 0
+        self.reset_stats()
+
+    # -- convenience ------------------------------------------------------------------------
+
+    @property
+    def pages(self) -> list[tuple[str, str, str]]:
+        """(page id, name, current token) for every page."""
+        return [(p.id, p.name, p.token) for p in self.dataset.pages.values()]
+
+    @property
+    def page_id(self) -> str:
+        return self.pages[0][0]
+
+    @property
+    def access_token(self) -> str:
+        return self.pages[0][2]
+
+    def _page(self, page_id: str | None) -> Page:
+        if page_id is None:
+            return next(iter(self.dataset.pages.values()))
+        try:
+            return self.dataset.pages[str(page_id)]
+        except KeyError:
+            raise ValueError(f"unknown page {page_id!r}") from None
+
+    def _conv(self, page: Page, conv_id: str) -> Conversation:
+        try:
+            return page.conversations[conv_id]
+        except KeyError:
+            raise ValueError(f"unknown conversation {conv_id!r} on page {page.id}") from None
+
+    # -- API pipeline -----------------------------------------------------------------------
+
+    def _route(self, path: str) -> tuple[str, Page | None, Conversation | None, GraphError | None]:
+        parts = [p for p in path.split("/") if p]
+        if not parts or len(parts) > 2:
+            return "unknown", None, None, errors.invalid_param("Unsupported request path")
+        obj_id = parts[0]
+        page = self.dataset.pages.get(obj_id)
+        conv = self.dataset.conversations.get(obj_id)
+        if obj_id == "me":  # resolved to the token's page after authentication
+            if len(parts) == 1:
+                return "page", None, None, None
+            if parts[1] == "conversations":
+                return "conversations", None, None, None
+            return "unknown", None, None, errors.nonexisting_field(parts[1], "Page")
+        if page is None and conv is None:
+            return "unknown", None, None, errors.no_object(obj_id)
+        if len(parts) == 1:
+            return ("page", page, None, None) if page else ("conversation", conv.page, conv, None)
+        if page is not None and parts[1] == "conversations":
+            return "conversations", page, None, None
+        if conv is not None and parts[1] == "messages":
+            return "messages", conv.page, conv, None
+        node = "Page" if page else "UnifiedThread"
+        return "unknown", page or conv.page, conv, errors.nonexisting_field(parts[1], node)
+
+    def _authenticate(self, req: Request, check_proof: bool) -> Page:
+        if not req.token:
+            raise errors.token_required()
+        page = self.dataset.page_of_token(req.token)
+        if page is None:
+            raise errors.invalid_token()
+        secret = self.config.app_secret
+        if secret and check_proof:
+            proof = req.params.get("appsecret_proof")
+            if not proof:
+                raise errors.invalid_proof(missing=True)
+            if not hmac.compare_digest(proof, appsecret_proof(secret, req.token)):
+                raise errors.invalid_proof(missing=False)
+        if req.token in self.expired:
+            raise errors.token_expired()
+        return page
+
+    def _apply_fault(self, kind: str, params: dict[str, Any], page: Page, req: Request) -> Any:
+        if kind == "transient":
+            raise errors.GraphError(
+                2,
+                "Service temporarily unavailable",
+                status=int(params.get("status", 500)),
+                is_transient=True,
+            )
+        if kind == "rate_limit":
+            code = int(params.get("code", 613))
+            raise errors.rate_limited(code, int(params.get("estimated_minutes", 0)))
+        if kind == "token_expired":
+            self.expired.add(page.token)
+            raise errors.token_expired()
+        if kind == "policy_block":
+            raise errors.policy_block()
+        if kind == "permission":
+            raise errors.permission(int(params.get("code", 10)))
+        if kind == "object_error":
+            raise errors.no_object(params.get("object_id") or req.path.split("/")[1])
+        if kind == "heavy":
+            raise errors.reduce_data()
+        if kind in ("empty_page", "short_page"):
+            req.fault = kind
+            return None
+        return kind  # transport faults and batch_timeout: applied by the caller
+
+    def execute(self, req: Request, in_batch: bool = False, check_proof: bool = True) -> Result:
+        """Run one API call; never raises for API-level errors."""
+        result = Result()
+        t = self.clock()
+        with self.lock:
+            kind, obj_page, conv, route_error = self._route(req.path)
+            token_page: Page | None = None
+            accepted, cpu = True, 0.5
+            override = None
+            try:
+                if req.method != "GET":
+                    raise errors.invalid_param(
+                        f"Unsupported {req.method.lower()} request. Only GET is supported here"
+                    )
+                token_page = self._authenticate(req, check_proof)
+                if req.path.strip("/").split("/")[0] == "me":
+                    obj_page = token_page
+                    req.path = "/" + "/".join([token_page.id, *req.path.strip("/").split("/")[1:]])
+                if route_error is not None:
+                    raise route_error
+                if obj_page is not None and obj_page is not token_page:
+                    raise errors.wrong_page()
+                meter = self.meters[token_page.id]
+                if meter.over_rate(self.config.rate_limit_per_second, t):
+                    accepted = False
+                    raise errors.rate_limited(613)
+                if self.config.enforce_hourly_budget:
+                    usage = meter.usage(self.config.hourly_call_budget, t)
+                    if usage["call_count"] >= 100:
+                        raise errors.rate_limited(80006, usage["estimated_time_to_regain_access"])
+                object_id = conv.id if conv else (obj_page.id if obj_page else None)
+                fault = self.faults.take(kind, object_id, in_batch)
+                if fault is not None:
+                    applied = self._apply_fault(fault.kind, fault.params, token_page, req)
+                    if applied == "batch_timeout":
+                        result.null = True
+                    elif applied:
+                        result.transport = applied
+                rate = self.config.transient_error_rate
+                if rate and result.transport is None and self.fault_rng.random() < rate:
+                    r = self.fault_rng.random()
+                    if r < 0.5 or (r >= 0.75 and in_batch):
+                        raise errors.transient()
+                    if r < 0.75:
+                        raise errors.unknown_error()
+                    result.transport = "server_error_html_503"
+                renderer = Renderer(self.dataset, self.config, req)
+                if kind == "page":
+                    result.body = renderer.page(token_page)
+                elif kind == "conversations":
+                    result.body = renderer.conversations(token_page)
+                elif kind == "conversation":
+                    result.body = renderer.conversation(conv, renderer.conv_specs())
+                else:  # messages
+                    limit = parse_limit(req.params.get("limit"))
+                    specs = parse_fields(req.params.get("fields"))
+                    result.body = renderer.messages_edge(conv, specs, limit, nested=False)
+                cpu += 0.02 * renderer.items
+            except GraphError as exc:
+                result.status = exc.status
+                result.body = exc.body(result.trace_id)
+                override = exc.usage_override
+            usage_page = token_page or obj_page
+            if token_page is not None:
+                self.meters[token_page.id].record(t, cpu, accepted)
+            if usage_page is not None:
+                # a throttling error shows usage 100 % even when set_usage() forces values
+                usage = override or self.meters[usage_page.id].usage(
+                    self.config.hourly_call_budget, t
+                )
+                result.usage = {usage_page.id: [{"type": "messenger", **usage}]}
+            self._record(req, kind, usage_page, result, in_batch)
+        return result
+
+    def batch_usage(self, token: str | None) -> dict[str, Any]:
+        with self.lock:
+            page = self.dataset.page_of_token(token) if token else None
+            if page is None:
+                return {}
+            usage = self.meters[page.id].usage(self.config.hourly_call_budget, self.clock())
+            return {page.id: [{"type": "messenger", **usage}]}
+
+    # -- stats ------------------------------------------------------------------------------
+
+    def _record(
+        self, req: Request, kind: str, page: Page | None, result: Result, in_batch: bool
+    ) -> None:
+        pid = page.id if page else None
+        counts = self._counts[pid]
+        counts[kind] += 1
+        counts["total"] += 1
+        error_code = None
+        if isinstance(result.body, dict) and "error" in result.body:
+            error_code = result.body["error"]["code"]
+        if result.status >= 400 or error_code is not None or result.transport or result.null:
+            counts["errors"] += 1
+        if in_batch:
+            counts["batch_items"] += 1
+        params = {
+            k: req.params[k] for k in ("folder", "after", "before", "limit") if k in req.params
+        }
+        self._recent.append(
+            {
+                "kind": kind,
+                "path": req.path,
+                "version": req.version,
+                "params": params,
+                "status": result.status,
+                "error_code": error_code,
+                "fault": result.transport
+                or req.fault
+                or ("batch_timeout" if result.null else None),
+                "page_id": pid,
+                "in_batch": in_batch,
+                "time": time.time(),
+            }
+        )
+
+    def record_batch(self, token: str | None) -> None:
+        with self.lock:
+            page = self.dataset.page_of_token(token) if token else None
+            self._counts[page.id if page else None]["batch"] += 1
+
+    def reset_stats(self) -> None:
+        with getattr(self, "lock", threading.RLock()):
+            self._counts: dict[str | None, collections.Counter[str]] = collections.defaultdict(
+                collections.Counter
+            )
+            self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
+
+    def stats(self, page_id: str | None = None) -> dict[str, Any]:
+        """Counts of API calls by kind (batch items included under their own kind too)."""
+        with self.lock:
+            total: collections.Counter[str] = collections.Counter()
+            for pid, counts in self._counts.items():
+                if page_id is None or pid == str(page_id):
+                    total.update(counts)
+            out: dict[str, Any] = {k: total[k] for k in (*STAT_KINDS, "unknown")}
+            out["total"] = total["total"]
+            out["errors"] = total["errors"]
+            out["requests"] = [
+                dict(r) for r in self._recent if page_id is None or r["page_id"] == str(page_id)
+            ]
+            return out
+
+    # -- control ----------------------------------------------------------------------------
+
+    def pages_info(self) -> list[dict[str, str]]:
+        return [{"id": i, "name": n, "access_token": t} for i, n, t in self.pages]
+
+    def configure(self, **fault_options: Any) -> dict[str, Any]:
+        with self.lock:
+            self.config.update(**fault_options)
+            return self.config.as_dict()
+
+    def clear_faults(self) -> None:
+        """Drop queued one-shot faults and reset the runtime fault options to their defaults."""
+        with self.lock:
+            self.faults.clear()
+            secret = self.config.app_secret
+            self.config = FaultConfig(app_secret=secret)
+
+    def inject(
+        self,
+        kind: str,
+        count: int | None = 1,
+        after_calls: int = 0,
+        endpoint: str = "any",
+        **params: Any,
+    ) -> dict[str, Any]:
+        with self.lock:
+            fault = self.faults.add(kind, count, after_calls, endpoint, **params)
+            return {"kind": fault.kind, "count": fault.count, "endpoint": fault.endpoint}
+
+    def pending_faults(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return self.faults.pending()
+
+    def expire_token(self, page_id: str | None = None) -> None:
+        with self.lock:
+            self.expired.add(self._page(page_id).token)
+
+    def set_token(self, page_id: str, token: str) -> None:
+        with self.lock:
+            page = self._page(page_id)
+            if self.dataset.page_of_token(token) not in (None, page):
+                raise ValueError("token already belongs to another page")
+            page.token = token
+            self.expired.discard(token)
+
+    def set_usage(
+        self,
+        page_id: str | None = None,
+        call_count: int | None = None,
+        total_cputime: int | None = None,
+        total_time: int | None = None,
+        estimated_minutes: int | None = None,
+    ) -> None:
+        """Force the usage header values of a page; all ``None`` goes back to computed values."""
+        with self.lock:
+            meter = self.meters[self._page(page_id).id]
+            values = (call_count, total_cputime, total_time, estimated_minutes)
+            if all(v is None for v in values):
+                meter.forced = None
+                return
+            meter.forced = {
+                "call_count": int(call_count or 0),
+                "total_cputime": int(total_cputime or 0),
+                "total_time": int(total_time or 0),
+                "estimated_time_to_regain_access": int(estimated_minutes or 0),
+            }
+
+    def add_conversations(self, page_id: str | None, n: int, folder: str = "inbox") -> list[str]:
+        """Create ``n`` new conversations (1–3 inbound messages each) at the top of ``folder``."""
+        if folder not in FOLDERS:
+            raise ValueError(f"unknown folder {folder!r}")
+        with self.lock:
+            return self.dataset.add_conversations(self._page(page_id), int(n), folder)
+
+    def _pick(self, page: Page, n: int) -> list[Conversation]:
+        """Deterministic picks from the older half of the inbox (all folders if it is tiny)."""
+        keys = page.folders["inbox"]
+        if len(keys) < 2 * n:
+            keys = sorted(k for ks in page.folders.values() for k in ks)
+        older = keys[: max(n, len(keys) // 2)]
+        self._mutations += 1
+        rng = random.Random(f"{self.seed}:pick:{page.id}:{self._mutations}")
+        chosen = rng.sample(older, min(n, len(older)))
+        return [page.conversations[cid] for _, cid in chosen]
+
+    def add_messages(
+        self,
+        page_id: str | None = None,
+        conversation_ids: list[str] | None = None,
+        n_conversations: int | None = None,
+        per_conversation: int = 1,
+    ) -> list[str]:
+        """Append inbound messages "now" (strictly newer than every existing updated_time)."""
+        with self.lock:
+            page = self._page(page_id)
+            if conversation_ids is not None:
+                convs = [self._conv(page, cid) for cid in conversation_ids]
+            else:
+                convs = self._pick(page, int(n_conversations or 1))
+            ts = self.dataset.activity_ts(page)
+            for conv in convs:
+                self.dataset.append_messages(conv, int(per_conversation), ts)
+            return [c.id for c in convs]
+
+    def rename_participant(
+        self,
+        page_id: str | None = None,
+        conversation_ids: list[str] | None = None,
+        n: int | None = None,
+        name: str | None = None,
+    ) -> list[tuple[str, str]]:
+        """Rename the person of some conversations; ``updated_time`` does not change."""
+        with self.lock:
+            page = self._page(page_id)
+            if conversation_ids is not None:
+                convs = [self._conv(page, cid) for cid in conversation_ids]
+            else:
+                convs = self._pick(page, int(n or 1))
+            rng = random.Random(f"{self.seed}:rename:{page.id}:{self._mutations}")
+            out = []
+            for conv in convs:
+                new = name
+                while new is None or new == conv.name:
+                    new = f"{_name(rng)} {rng.randint(2, 99)}"
+                conv.name = new
+                out.append((conv.id, new))
+            return out
+
+    def move_folder(self, page_id: str | None, conversation_id: str, folder: str) -> None:
+        if folder not in FOLDERS:
+            raise ValueError(f"unknown folder {folder!r}")
+        with self.lock:
+            page = self._page(page_id)
+            self.dataset.move_folder(self._conv(page, conversation_id), folder)
+
+    def truth(self, page_id: str | None = None) -> dict[str, Any]:
+        """Everything the API exposes for a page, for comparing a database against."""
+        with self.lock:
+            return self.dataset.truth(self._page(page_id))
