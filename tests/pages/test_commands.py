@@ -175,3 +175,17 @@ def test_sync_page_killed_at_several_moments_resumes_to_exact_rows(make_graph_sa
     assert result["events"] == expected["events"]
     assert_matches_truth(page, truth)
     assert Message.objects.count() == len(stored_state(page)["events"]) - expected["conversations"]
+
+
+def test_sync_page_all_syncs_every_connected_page(make_graph_sandbox):
+    server = make_graph_sandbox(conversations=20, seed=4, pages=2)
+    first, second = connect(server, 0), connect(server, 1)
+
+    done = manage(server, "sync_page", "--all", "--json")
+
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.strip().splitlines()]
+    assert [line["page"] for line in lines[:2]] == [first.facebook_id, second.facebook_id]
+    summary = lines[-1]
+    assert summary["status"] == "complete"
+    assert summary["inserted"] == Conversation.objects.count() == 40
