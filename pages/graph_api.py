@@ -55,6 +55,7 @@ DEFAULT_PAUSE_SECONDS = {
     341: 5 * 60,
     613: 60,
 }
+MAX_DEFAULT_PAUSE = 60 * 60
 # Usage (percent of the window) → delay before the next call (graph-api.md §5.4).
 USAGE_DELAYS = ((90, 300.0), (75, 5.0), (50, 1.0))
 
@@ -94,11 +95,15 @@ class TransientGraphError(GraphError):
 
 
 class RateLimitError(GraphError):
-    """Meta (or our own throttle) says: wait `wait_seconds`, then try again."""
+    """Meta (or our own throttle) says: wait `wait_seconds`, then try again. `told` is False
+    when Meta gave no estimate and the wait is our default (which doubles while it repeats)."""
 
-    def __init__(self, message: str, *, wait_seconds: float, **kwargs: Any) -> None:
+    def __init__(
+        self, message: str, *, wait_seconds: float, told: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.wait_seconds = wait_seconds
+        self.told = told
 
 
 class TokenError(GraphError):
@@ -106,8 +111,8 @@ class TokenError(GraphError):
 
 
 class ObjectError(GraphError):
-    """Code 100 (and 200–299 on one object): this object cannot be read. Skip it, or, for a
-    stale cursor, restart the walk."""
+    """Code 100: this object cannot be read. Skip it, or, for a stale cursor, restart the
+    walk. (200–299 come as TokenError; on a single object the engine skips those too.)"""
 
 
 class PolicyBlockError(GraphError):
@@ -128,23 +133,28 @@ def scrub(text: str, *secrets: str) -> str:
 
 
 def error_from_payload(
-    payload: dict[str, Any], http_status: int | None, wait_hint_minutes: int = 0
+    payload: dict[str, Any],
+    http_status: int | None,
+    wait_hint_minutes: int = 0,
+    secrets: tuple[str, ...] = (),
 ) -> GraphError:
-    """Turn Graph's error envelope into the exception class the caller branches on."""
+    """Turn Graph's error envelope into the exception class the caller branches on. Graph
+    sometimes echoes the token in its messages: `secrets` are removed from every text."""
     error = payload.get("error") or {}
     code = _as_int(error.get("code"))
     subcode = _as_int(error.get("error_subcode"))
-    message = str(error.get("message") or f"Graph error {code}")
+    message = scrub(str(error.get("message") or f"Graph error {code}"), *secrets)
     kwargs: dict[str, Any] = {
         "code": code,
         "subcode": subcode,
         "fbtrace_id": str(error.get("fbtrace_id") or ""),
         "http_status": http_status,
-        "user_message": str(error.get("error_user_msg") or ""),
+        "user_message": scrub(str(error.get("error_user_msg") or ""), *secrets),
     }
     if code in THROTTLE_CODES:
-        wait = wait_hint_minutes * 60 if wait_hint_minutes > 0 else DEFAULT_PAUSE_SECONDS[code]
-        return RateLimitError(message, wait_seconds=float(wait), **kwargs)
+        told = wait_hint_minutes > 0
+        wait = wait_hint_minutes * 60 if told else DEFAULT_PAUSE_SECONDS[code]
+        return RateLimitError(message, wait_seconds=float(wait), told=told, **kwargs)
     if error.get("is_transient") is True or code in TRANSIENT_CODES:
         return TransientGraphError(message, **kwargs)
     if code in RECONNECT_CODES or (code is not None and 200 <= code <= 299):
@@ -253,6 +263,8 @@ class GraphClient:
         self.clock = clock
         self._min_interval = 1.0 / calls_per_second if calls_per_second > 0 else 0.0
         self._next_call_at = 0.0
+        self._secrets = (access_token, self._proof)
+        self._default_pause_streak = 0
         self.session = session or requests.Session()
         self.session.headers["Authorization"] = f"Bearer {access_token}"
         self.calls = 0
@@ -314,7 +326,12 @@ class GraphClient:
         self.calls += units
         try:
             response = self.session.request(method, self._url(path), timeout=self.timeout, **kwargs)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
             raise TransientGraphError(
                 f"Could not reach Graph: {scrub(type(exc).__name__, self._token)}"
             ) from None
@@ -334,9 +351,8 @@ class GraphClient:
             ) from None
         if isinstance(body, dict) and "error" in body:
             error = error_from_payload(
-                body, response.status_code, usage.regain_minutes if usage else 0
+                body, response.status_code, usage.regain_minutes if usage else 0, self._secrets
             )
-            error.message = scrub(error.message, self._token, self._proof)
             logger.warning(
                 "Graph error code=%s subcode=%s fbtrace_id=%s on %s",
                 error.code,
@@ -362,9 +378,9 @@ class GraphClient:
         except (TypeError, ValueError):
             return TransientGraphError("A batched request returned a body that is not JSON.")
         if isinstance(body, dict) and "error" in body:
-            error = error_from_payload(body, item.get("code"), usage.regain_minutes if usage else 0)
-            error.message = scrub(error.message, self._token, self._proof)
-            return error
+            return error_from_payload(
+                body, item.get("code"), usage.regain_minutes if usage else 0, self._secrets
+            )
         if not isinstance(body, dict):
             return TransientGraphError("A batched request returned JSON that is not an object.")
         return body
@@ -405,7 +421,7 @@ class GraphClient:
         retrying = Retrying(
             retry=retry_if_exception_type(TransientGraphError),
             stop=stop_after_attempt(self.max_attempts),
-            wait=wait_random_exponential(multiplier=1, max=60),
+            wait=wait_random_exponential(multiplier=1, max=300),
             sleep=self.sleep,
             before_sleep=log_retry,
             reraise=True,
@@ -417,8 +433,15 @@ class GraphClient:
         pause is raised so the caller can park the run instead of holding a worker."""
         for _ in range(self.max_pauses):
             try:
-                return call()
+                result = call()
             except RateLimitError as exc:
+                if not exc.told:
+                    # No estimate from Meta: our default pause doubles while throttling
+                    # repeats, up to an hour (graph-api.md §5.3).
+                    exc.wait_seconds = min(
+                        exc.wait_seconds * 2**self._default_pause_streak, MAX_DEFAULT_PAUSE
+                    )
+                    self._default_pause_streak += 1
                 if exc.wait_seconds > self.max_inline_pause:
                     raise
                 logger.warning(
@@ -426,4 +449,7 @@ class GraphClient:
                 )
                 self._next_call_at = 0.0
                 self.sleep(exc.wait_seconds)
+            else:
+                self._default_pause_streak = 0
+                return result
         return call()
