@@ -1,11 +1,6 @@
-"""
-ASGI config for fbsync project.
-
-It exposes the ASGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/6.1/howto/deployment/asgi/
-"""
+"""ASGI entry point, served by daphne. Plain daphne serves no static files, so the app is
+wrapped in Django's ASGI static files handler (put a reverse proxy or CDN in front in
+production: see README)."""
 
 import os
 
@@ -13,4 +8,8 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fbsync.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+application = ASGIStaticFilesHandler(django_application)

@@ -29,6 +29,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_htmx",
+    "django_eventstream",
     "django_tasks_db",
     "pages",
     "conversations",
@@ -43,6 +45,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "fbsync.urls"
@@ -97,6 +100,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "pages:list"
+LOGOUT_REDIRECT_URL = "login"
+
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -106,6 +113,26 @@ TASKS = {
         "BACKEND": "django_tasks_db.DatabaseBackend",
     }
 }
+
+# --- Live progress (design.md §7) ------------------------------------------------------------
+# Events are stored (replay through Last-Event-ID); only staff may read a page's channel.
+EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+EVENTSTREAM_CHANNELMANAGER_CLASS = "pages.progress.StaffChannelManager"
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    from redis.connection import parse_url
+
+    # Worker processes reach the browsers connected to daphne through Redis pub/sub.
+    EVENTSTREAM_REDIS = {
+        **parse_url(REDIS_URL),
+        "socket_timeout": 2,
+        "socket_connect_timeout": 2,
+        "health_check_interval": 10,
+    }
+# At most this many progress updates a second per page; the final state is always sent.
+SYNC_PROGRESS_MAX_PER_SECOND = env.float("SYNC_PROGRESS_MAX_PER_SECOND", default=4.0)
+# Without Redis, daphne polls the event counter this often to wake its streams.
+SYNC_PROGRESS_POLL_SECONDS = env.float("SYNC_PROGRESS_POLL_SECONDS", default=0.3)
 
 # --- Facebook Graph API -------------------------------------------------------------------
 # The base URL has no version in it; the version is sent explicitly on every call.
@@ -131,6 +158,10 @@ SYNC_MESSAGES_PER_CONVERSATION = env.int("SYNC_MESSAGES_PER_CONVERSATION", defau
 SYNC_INCREMENTAL_OVERLAP_SECONDS = env.int("SYNC_INCREMENTAL_OVERLAP_SECONDS", default=300)
 # A run whose heartbeat is older than this is taken as dead (its worker was killed).
 SYNC_HEARTBEAT_TIMEOUT_SECONDS = env.int("SYNC_HEARTBEAT_TIMEOUT_SECONDS", default=60)
+# How often workers (and the web server) look for runs whose worker died.
+SYNC_REAPER_INTERVAL_SECONDS = env.float("SYNC_REAPER_INTERVAL_SECONDS", default=10.0)
+# A worker waits out shorter rate-limit pauses; longer ones park the run and free the worker.
+SYNC_MAX_INLINE_PAUSE_SECONDS = env.float("SYNC_MAX_INLINE_PAUSE_SECONDS", default=15.0)
 
 LOGGING = {
     "version": 1,

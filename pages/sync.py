@@ -219,6 +219,10 @@ class PageSync:
             message = f"Facebook blocked these calls for policy reasons ({exc}). Ask an admin."
         except GraphError as exc:
             message = f"Facebook did not answer usably: {exc}. Progress is saved; resume later."
+        except (KeyboardInterrupt, SystemExit):
+            status = SyncRun.Status.INTERRUPTED
+            message = f"Stopped by a shutdown. Progress saved at conversation #{self.cp.current}."
+            raise
         except Exception:
             logger.exception("Sync run #%s failed", self.run.pk)
         finally:

@@ -154,3 +154,84 @@ def spawn_manage(server, *args: str, **extra_env: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited early: {proc.communicate()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+class Daphne:
+    """A real daphne serving the app (SSE needs ASGI: pytest-django's live_server is WSGI)."""
+
+    def __init__(self, server, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("daphne")),
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "fbsync.asgi:application",
+            ],
+            cwd=ROOT,
+            env=manage_env(server, **env),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for_port(self.port, self.proc)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def start_daphne():
+    started: list[Daphne] = []
+
+    def start(server, **env: str) -> Daphne:
+        daphne = Daphne(server, **env)
+        started.append(daphne)
+        return daphne
+
+    yield start
+    for daphne in started:
+        daphne.stop()
+
+
+def staff_session_cookie(username: str = "staff") -> dict[str, str]:
+    """Log a staff user in (session stored in the test database) and return its cookie."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    client = Client()
+    client.force_login(user)
+    return {"sessionid": client.cookies["sessionid"].value}

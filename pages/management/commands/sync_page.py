@@ -5,6 +5,7 @@ import threading
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from pages import progress
 from pages.models import FacebookPage, SyncRun
 from pages.runs import SyncAlreadyRunning, create_run
 from pages.sync import SyncProgress, SyncStopped, run_sync
@@ -82,15 +83,17 @@ class Command(BaseCommand):
         )
         last = {}
 
-        def on_progress(progress: SyncProgress) -> None:
-            bar.total = progress.total
+        def on_progress(snapshot: SyncProgress) -> None:
+            bar.total = snapshot.total
             bar.set_postfix_str(
-                f"+{progress.inserted} new, ↻{progress.updated} updated, "
-                f"{progress.events} events, {progress.current_name[:24]}",
+                f"+{snapshot.inserted} new, ↻{snapshot.updated} updated, "
+                f"{snapshot.events} events, {snapshot.current_name[:24]}",
                 refresh=False,
             )
-            bar.update(progress.current - bar.n)  # redraws at most every `mininterval`
-            last["progress"] = progress
+            bar.update(snapshot.current - bar.n)  # redraws at most every `mininterval`
+            last["progress"] = snapshot
+            # Staff watching the page in the web app see command-line runs live too.
+            progress.publish(page.pk, final=snapshot.status != SyncRun.Status.RUNNING)
 
         try:
             run = run_sync(

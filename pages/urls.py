@@ -1,0 +1,16 @@
+from django.urls import path
+
+from pages import views
+
+app_name = "pages"
+
+urlpatterns = [
+    path("", views.page_list, name="list"),
+    path("connect/", views.connect, name="connect"),
+    path("<int:pk>/", views.page_detail, name="detail"),
+    path("<int:pk>/sync/", views.start_sync, name="sync"),
+    path("<int:pk>/resume/", views.resume_sync, name="resume"),
+    path("<int:pk>/cancel/", views.cancel_sync, name="cancel"),
+    path("<int:pk>/reconnect/", views.reconnect, name="reconnect"),
+    path("<int:pk>/events/", views.page_events, name="events"),
+]

@@ -1,0 +1,147 @@
+"""The Page screens and the sync controls. Thin: they record intent (a SyncRun) and hand the
+work to the task queue; the engine never runs inside a request."""
+
+import json
+
+from asgiref.sync import sync_to_async
+from django import forms
+from django.contrib import messages
+from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from fbsync.access import staff_required
+from pages import progress
+from pages.connect import ConnectError, connect_page
+from pages.models import FacebookPage, SyncRun
+from pages.runs import SyncAlreadyRunning, create_run
+from pages.tasks import enqueue_run
+
+
+@require_GET
+@staff_required
+def page_list(request: HttpRequest) -> HttpResponse:
+    latest_run = SyncRun.objects.filter(page=OuterRef("pk")).order_by("-created_at", "-id")
+    pages = FacebookPage.objects.annotate(
+        conversation_count=Count("conversations"),
+        latest_status=Subquery(latest_run.values("status")[:1]),
+    ).order_by("name")
+    return render(request, "pages/page_list.html", {"pages": pages, "nav": "pages"})
+
+
+class ConnectForm(forms.Form):
+    page_id = forms.CharField(
+        label="Facebook page id", max_length=64, help_text="The numeric id of the Page."
+    )
+    access_token = forms.CharField(
+        label="Page access token",
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text="Checked with Facebook, then stored encrypted. It is never shown again.",
+    )
+
+
+@staff_required
+def connect(request: HttpRequest) -> HttpResponse:
+    form = ConnectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            page = connect_page(form.cleaned_data["page_id"], form.cleaned_data["access_token"])
+        except ConnectError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Connected {page}.")
+            return redirect("pages:detail", pk=page.pk)
+    return render(request, "pages/connect.html", {"form": form, "nav": "pages"})
+
+
+@require_GET
+@staff_required
+def page_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    page = get_object_or_404(FacebookPage, pk=pk)
+    context = progress.panel_context(page)
+    context.update(
+        nav="pages",
+        runs=page.sync_runs.order_by("-created_at", "-id")[:20],
+        conversation_count=page.conversations.count(),
+        checkpoint_json=json.dumps(page.sync_checkpoint, indent=2, ensure_ascii=False),
+    )
+    return render(request, "pages/page_detail.html", context)
+
+
+def _panel_response(request: HttpRequest, page: FacebookPage) -> HttpResponse:
+    """htmx posts get the fresh panel; plain form posts go back to the page screen."""
+    if request.htmx:
+        page.refresh_from_db()
+        return HttpResponse(progress.render_panel(page, request=request))
+    return redirect("pages:detail", pk=page.pk)
+
+
+def _start(request: HttpRequest, pk: int, *, resume: bool) -> HttpResponse:
+    page = get_object_or_404(FacebookPage, pk=pk)
+    if page.needs_reconnect:
+        messages.error(request, "Reconnect the page before syncing it.")
+        return _panel_response(request, page)
+    try:
+        with transaction.atomic():
+            run = create_run(page, trigger=SyncRun.Trigger.WEB, resume=resume)
+            enqueue_run(run)
+    except SyncAlreadyRunning:
+        messages.info(request, "A sync of this page is already running.")
+    else:
+        progress.publish(page.pk, final=True)
+    return _panel_response(request, page)
+
+
+@require_POST
+@staff_required
+def start_sync(request: HttpRequest, pk: int) -> HttpResponse:
+    return _start(request, pk, resume=False)
+
+
+@require_POST
+@staff_required
+def resume_sync(request: HttpRequest, pk: int) -> HttpResponse:
+    return _start(request, pk, resume=True)
+
+
+@require_POST
+@staff_required
+def cancel_sync(request: HttpRequest, pk: int) -> HttpResponse:
+    page = get_object_or_404(FacebookPage, pk=pk)
+    active = SyncRun.objects.filter(page=page, status__in=SyncRun.ACTIVE_STATUSES)
+    # Not started yet (or parked): nothing runs, so it is cancelled at once. Running: the
+    # worker stops after the conversation in flight.
+    active.filter(status__in=[SyncRun.Status.QUEUED, SyncRun.Status.PAUSED]).update(
+        status=SyncRun.Status.CANCELLED, cancel_requested=True, error="Cancelled."
+    )
+    active.filter(status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.CANCELLING, cancel_requested=True
+    )
+    progress.publish(page.pk, final=True)
+    return _panel_response(request, page)
+
+
+@require_POST
+@staff_required
+def reconnect(request: HttpRequest, pk: int) -> HttpResponse:
+    page = get_object_or_404(FacebookPage, pk=pk)
+    try:
+        connect_page(page.facebook_id, request.POST.get("access_token", ""))
+    except ConnectError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Reconnected. Resume the sync to continue where it stopped.")
+        progress.publish(page.pk, final=True)
+    return redirect("pages:detail", pk=page.pk)
+
+
+async def page_events(request: HttpRequest, pk: int) -> HttpResponse:
+    """The page's live progress stream (SSE). Staff only; a browser that reconnects replays
+    what it missed through Last-Event-ID."""
+    user = await request.auser()
+    if not (user.is_authenticated and user.is_staff):
+        return HttpResponseForbidden("Staff only.")
+    progress.ensure_background_loop()
+    return await sync_to_async(progress.stream_response)(request, pk)
