@@ -5,6 +5,8 @@ SQLite database against the real Graph host; `DATABASE_URL` and `REDIS_URL` swit
 production services.
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -81,8 +83,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
-    # Tests that run the CLI in a subprocess need a file they can both open.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+    # Tests that run the CLI in a subprocess need a file they can both open; one per test
+    # session, so two test runs on one machine never share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"fbsync-test-{os.getpid()}.sqlite3")
+    }
 else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 

@@ -1,9 +1,13 @@
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
 from django.utils.html import format_html
 
+from pages import progress
 from pages.models import FacebookPage, SyncRun
+from pages.runs import SyncAlreadyRunning, create_run, has_unfinished_checkpoint
+from pages.tasks import enqueue_run
 
 
 class SyncRunInline(admin.TabularInline):
@@ -54,6 +58,49 @@ class FacebookPageAdmin(admin.ModelAdmin):
         "marks",
     )
     inlines = [SyncRunInline]
+    actions = ["sync_now", "resume_sync", "clear_checkpoint"]
+
+    def _start(self, request, queryset, *, resume: bool) -> None:
+        started, busy, skipped = 0, 0, 0
+        for page in queryset:
+            if page.needs_reconnect or (resume and not has_unfinished_checkpoint(page)):
+                skipped += 1
+                continue
+            try:
+                with transaction.atomic():
+                    enqueue_run(create_run(page, trigger=SyncRun.Trigger.ADMIN, resume=resume))
+            except SyncAlreadyRunning:
+                busy += 1
+            else:
+                started += 1
+                progress.publish(page.pk, final=True)
+        self.message_user(request, f"Queued {started} sync(s).", messages.SUCCESS)
+        if busy:
+            self.message_user(request, f"{busy} page(s) already syncing.", messages.WARNING)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} page(s) skipped: nothing to resume or reconnect needed.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Sync now")
+    def sync_now(self, request, queryset) -> None:
+        self._start(request, queryset, resume=False)
+
+    @admin.action(description="Resume")
+    def resume_sync(self, request, queryset) -> None:
+        self._start(request, queryset, resume=True)
+
+    @admin.action(description="Clear checkpoint")
+    def clear_checkpoint(self, request, queryset) -> None:
+        idle = queryset.exclude(sync_runs__status__in=SyncRun.ACTIVE_STATUSES)
+        cleared = idle.update(sync_checkpoint={})
+        self.message_user(request, f"Cleared the checkpoint of {cleared} page(s).")
+        if cleared < queryset.count():
+            self.message_user(
+                request, "Pages with an active sync were left alone.", messages.WARNING
+            )
 
     @admin.display(description="Sync checkpoint")
     def checkpoint(self, page: FacebookPage) -> str:

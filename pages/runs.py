@@ -61,6 +61,8 @@ def create_run(
     """Record the intent to sync. Raises SyncAlreadyRunning when the page has an active run
     (after reaping it if its process is gone)."""
     reap_stale_runs(page_id=page.pk)
+    # Decide on the state in the database, not on a copy loaded before the last run.
+    page.refresh_from_db(fields=["sync_checkpoint", "full_sync_completed_at", "token_status"])
     resumed = resume and has_unfinished_checkpoint(page)
     mode = page.sync_checkpoint.get("mode") if resumed else choose_mode(page, full=full)
     run = SyncRun(page=page, trigger=trigger, mode=mode, resumed=resumed, status=status)

@@ -41,3 +41,46 @@ def test_admin_page_shows_checkpoint_and_never_the_token(admin_client, synced_pa
     assert synced_page.access_token not in html
     assert synced_page.encrypted_access_token not in html
     assert 'name="sync_checkpoint"' not in html  # read-only, not a form field
+
+
+def _action(admin_client, action, page):
+    return admin_client.post(
+        reverse("admin:pages_facebookpage_changelist"),
+        {"action": action, "_selected_action": [page.pk]},
+        follow=True,
+    )
+
+
+def test_admin_sync_now_queues_a_run(admin_client, page):
+    from pages.models import SyncRun
+
+    response = _action(admin_client, "sync_now", page)
+
+    assert "Queued 1 sync(s)." in response.content.decode()
+    run = SyncRun.objects.get()
+    assert (run.status, run.trigger) == ("queued", "admin")
+    again = _action(admin_client, "sync_now", page)
+    assert "1 page(s) already syncing." in again.content.decode()
+    assert SyncRun.objects.count() == 1
+
+
+def test_admin_resume_continues_an_interrupted_checkpoint(admin_client, page):
+    from pages.models import SyncRun
+    from pages.tasks import sync_page_task
+
+    stops = iter([False] * 10 + [True])
+    sync(page, should_stop=lambda: next(stops, True))
+
+    _action(admin_client, "resume_sync", page)
+
+    run = SyncRun.objects.order_by("-id").first()
+    assert run.resumed
+    assert sync_page_task.call(run.pk) == "complete"
+    run.refresh_from_db()
+    assert run.inserted == 60
+
+
+def test_admin_clear_checkpoint_empties_it(admin_client, synced_page):
+    _action(admin_client, "clear_checkpoint", synced_page)
+    synced_page.refresh_from_db()
+    assert synced_page.sync_checkpoint == {}

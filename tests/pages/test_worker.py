@@ -1,0 +1,98 @@
+"""The real worker process: SIGKILL mid-run is reaped (Resume shows live) and resumes exactly;
+SIGTERM stops after the conversation in flight."""
+
+import signal
+import time
+
+import pytest
+
+from conversations.models import Conversation
+from pages.models import SyncRun
+from pages.runs import create_run
+from pages.tasks import sync_page_task
+from tests.conftest import connect, spawn_manage, staff_session_cookie
+from tests.pages.test_live import SseReader
+from tests.pages.test_sync import assert_matches_truth, expected_counts
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+WORKER_ENV = {"SYNC_PAGE_SIZE": "10", "SYNC_REAPER_INTERVAL_SECONDS": "1"}
+
+
+def start_worker(server):
+    return spawn_manage(
+        server, "run_worker", "--no-startup-delay", "--interval", "0.1", **WORKER_ENV
+    )
+
+
+def enqueue(page, *, resume=False) -> SyncRun:
+    run = create_run(page, trigger=SyncRun.Trigger.WEB, resume=resume)
+    sync_page_task.enqueue(run.pk)
+    return run
+
+
+def wait_for_run(run: SyncRun, predicate, timeout: float = 60) -> SyncRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if predicate(run):
+            return run
+        time.sleep(0.02)
+    raise AssertionError(f"run #{run.pk} stuck at {run.status} #{run.current}")
+
+
+def test_worker_killed_mid_run_shows_resume_live_and_resume_is_exact(
+    make_graph_sandbox, start_daphne
+):
+    server = make_graph_sandbox(conversations=120, seed=13, latency_ms=30)
+    page = connect(server)
+    truth = server.sandbox.truth(page.facebook_id)
+    daphne = start_daphne(server, **WORKER_ENV)
+    reader = SseReader(f"{daphne.url}/pages/{page.pk}/events/", staff_session_cookie())
+    worker = start_worker(server)
+
+    run = wait_for_run(enqueue(page), lambda r: r.current >= 20)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    killed_at = time.monotonic()
+
+    panel = reader.wait_for(lambda html: 'data-status="interrupted"' in html, timeout=10)
+    assert time.monotonic() - killed_at < 5  # within the reaper's interval, plus slack
+    assert "Resume sync" in panel
+    run.refresh_from_db()
+    assert run.status == "interrupted"
+    assert Conversation.objects.count() == run.current
+
+    worker = start_worker(server)
+    try:
+        resumed = wait_for_run(enqueue(page, resume=True), lambda r: r.status == "complete")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+    reader.close()
+
+    expected = expected_counts(truth)
+    assert (resumed.current, resumed.inserted, resumed.events) == (
+        expected["conversations"],
+        expected["conversations"],
+        expected["events"],
+    )
+    assert_matches_truth(page, truth)
+
+
+def test_worker_sigterm_stops_after_the_conversation_in_flight(make_graph_sandbox):
+    server = make_graph_sandbox(conversations=120, seed=13, latency_ms=30)
+    page = connect(server)
+    worker = start_worker(server)
+    run = wait_for_run(enqueue(page), lambda r: r.current >= 10)
+
+    sent = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(timeout=10)
+
+    assert time.monotonic() - sent < 5
+    run.refresh_from_db()
+    assert run.status == "interrupted"
+    page.refresh_from_db()
+    assert page.sync_checkpoint["status"] == "interrupted"
+    assert page.sync_checkpoint["current"] == run.current == Conversation.objects.count()
