@@ -153,9 +153,9 @@ def test_task_of_a_run_cancelled_while_queued_does_nothing(staff_client, page):
 def test_cancel_of_a_running_sync_stops_it_and_resume_continues(
     make_graph_sandbox, settings, django_user_model
 ):
-    server = make_graph_sandbox(conversations=60, seed=7, latency_ms=30)
+    server = make_graph_sandbox(conversations=200, seed=7, latency_ms=50)
     point_settings_at(settings, server)
-    settings.SYNC_PAGE_SIZE = 10
+    settings.SYNC_PAGE_SIZE = 5
     page = connect(server)
     client = Client()
     client.force_login(django_user_model.objects.create_user("staff", is_staff=True))
@@ -171,7 +171,7 @@ def test_cancel_of_a_running_sync_stops_it_and_resume_continues(
 
     run.refresh_from_db()
     assert run.status == "cancelled"
-    assert 5 <= run.current < 60
+    assert 5 <= run.current < 200
     assert Conversation.objects.count() == run.current
     html = client.get(reverse("pages:detail", args=[page.pk])).content.decode()
     assert "Sync cancelled" in html
@@ -183,7 +183,7 @@ def test_cancel_of_a_running_sync_stops_it_and_resume_continues(
     assert resumed.resumed
     assert sync_page_task.call(resumed.pk) == "complete"
     resumed.refresh_from_db()
-    assert (resumed.current, resumed.inserted) == (60, 60)
+    assert (resumed.current, resumed.inserted) == (200, 200)
 
 
 def test_token_expiry_shows_reconnect_form_and_reconnecting_allows_resume(
