@@ -165,6 +165,11 @@ SYNC_INCREMENTAL_OVERLAP_SECONDS = env.int("SYNC_INCREMENTAL_OVERLAP_SECONDS", d
 SYNC_HEARTBEAT_TIMEOUT_SECONDS = env.int("SYNC_HEARTBEAT_TIMEOUT_SECONDS", default=60)
 # How often workers (and the web server) look for runs whose worker died.
 SYNC_REAPER_INTERVAL_SECONDS = env.float("SYNC_REAPER_INTERVAL_SECONDS", default=10.0)
+# Runs owned by workers (web, schedule, admin) whose worker died are resumed by a live worker.
+SYNC_AUTO_RESUME_REAPED = env.bool("SYNC_AUTO_RESUME_REAPED", default=True)
+# Every connected page is synced incrementally this often (0: no schedule; cron can use
+# `sync_page --all` instead).
+SYNC_SCHEDULE_INTERVAL_SECONDS = env.int("SYNC_SCHEDULE_INTERVAL_SECONDS", default=0)
 # A worker waits out shorter rate-limit pauses; longer ones park the run and free the worker.
 SYNC_MAX_INLINE_PAUSE_SECONDS = env.float("SYNC_MAX_INLINE_PAUSE_SECONDS", default=15.0)
 

@@ -245,6 +245,7 @@ class GraphClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         session: requests.Session | None = None,
+        call_spacing: Any = None,
     ) -> None:
         self._token = access_token
         self._proof = (
@@ -261,7 +262,11 @@ class GraphClient:
         self.max_pauses = max_pauses
         self.sleep = sleep
         self.clock = clock
-        self._min_interval = 1.0 / calls_per_second if calls_per_second > 0 else 0.0
+        # Spacing shared with other processes (pages.rate_limit) replaces the in-memory one.
+        self.call_spacing = call_spacing
+        self._min_interval = 0.0
+        if call_spacing is None and calls_per_second > 0:
+            self._min_interval = 1.0 / calls_per_second
         self._next_call_at = 0.0
         self._secrets = (access_token, self._proof)
         self._default_pause_streak = 0
@@ -412,6 +417,10 @@ class GraphClient:
             self.sleep(wait)
             now = self.clock()
         self._next_call_at = max(self._next_call_at, now) + self._min_interval * units
+        if self.call_spacing is not None:
+            shared_wait = self.call_spacing.reserve(units)
+            if shared_wait > 0:
+                self.sleep(shared_wait)
 
     def _with_retries(self, call: Callable[[], Any]) -> Any:
         def log_retry(state: RetryCallState) -> None:

@@ -25,6 +25,10 @@ class FacebookPage(models.Model):
     # (ISO strings); an incremental sync stops below it (minus an overlap).
     high_water_marks = models.JSONField(default=dict, blank=True)
     full_sync_completed_at = models.DateTimeField(null=True, blank=True)
+    # Epoch seconds of the next free Graph call slot, shared by every worker (without Redis).
+    graph_next_call_at = models.FloatField(null=True, blank=True, editable=False)
+    # When the schedule next syncs this page (None: as soon as scheduling is on).
+    next_scheduled_sync_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

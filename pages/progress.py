@@ -26,7 +26,8 @@ from django.template.loader import render_to_string
 from django_eventstream import send_event
 from django_eventstream.channelmanager import DefaultChannelManager
 from django_eventstream.utils import get_storage
-from django_eventstream.views import get_listener_manager
+from django_eventstream.views import RedisListener, get_listener_manager
+from redis.exceptions import RedisError
 
 from pages.models import FacebookPage, SyncRun
 
@@ -82,8 +83,13 @@ def render_panel(page: FacebookPage, request=None) -> str:
     return render_to_string(PANEL_TEMPLATE, panel_context(page), request=request)
 
 
+REDIS_RETRY_SECONDS = 5.0
+_redis_down_until = 0.0
+
+
 def publish(page_id: int, *, final: bool = False) -> None:
     """Send the page's current panel to its live viewers. Coalesced; never raises."""
+    global _redis_down_until
     now = time.monotonic()
     min_gap = 1.0 / settings.SYNC_PROGRESS_MAX_PER_SECOND
     with _last_sent_lock:
@@ -92,7 +98,17 @@ def publish(page_id: int, *, final: bool = False) -> None:
         _last_sent[page_id] = now
     try:
         page = FacebookPage.objects.get(pk=page_id)
-        send_event(channel_for(page_id), EVENT_TYPE, render_panel(page), json_encode=False)
+        html = render_panel(page)
+        if getattr(settings, "EVENTSTREAM_REDIS", None) and now < _redis_down_until:
+            # Redis is down: store the event only; daphne's storage poll delivers it.
+            get_storage().append_event(channel_for(page_id), EVENT_TYPE, html)
+            return
+        send_event(channel_for(page_id), EVENT_TYPE, html, json_encode=False)
+    except RedisError:
+        # send_event stores the event before publishing it, so nothing is lost; don't wait
+        # on a dead Redis for every update (each attempt costs a connect timeout).
+        _redis_down_until = now + REDIS_RETRY_SECONDS
+        logger.warning("Redis unavailable; progress goes through the database for now")
     except Exception:
         # Live updates are best-effort: the data and checkpoint are already in the database.
         logger.warning("Could not publish progress for page %s", page_id, exc_info=True)
@@ -100,15 +116,46 @@ def publish(page_id: int, *, final: bool = False) -> None:
 
 # -- daphne side -------------------------------------------------------------------------------
 
-_loop_task: asyncio.Task | None = None
+_loop_tasks: list[asyncio.Task] = []
 
 
 def ensure_background_loop() -> None:
-    """Start (once per event loop) the task that wakes streams and reaps dead runs."""
-    global _loop_task
+    """Start (once per event loop) the tasks that wake streams, keep the Redis listener alive
+    and reap dead runs. Called by the stream view before it registers its listener."""
     loop = asyncio.get_running_loop()
-    if _loop_task is None or _loop_task.done() or _loop_task.get_loop() is not loop:
-        _loop_task = loop.create_task(_background_loop())
+    if _loop_tasks and all(not t.done() and t.get_loop() is loop for t in _loop_tasks):
+        return
+    _loop_tasks[:] = [loop.create_task(_background_loop())]
+    if getattr(settings, "EVENTSTREAM_REDIS", None):
+        # We run the Redis listener ourselves: django-eventstream's does not come back after
+        # a Redis outage.
+        manager = get_listener_manager()
+        with manager.lock:
+            manager.redis_listener_started = True
+        _loop_tasks.append(loop.create_task(_supervise_redis_listener()))
+
+
+async def _supervise_redis_listener() -> None:
+    manager = get_listener_manager()
+    while True:
+        listener = RedisListener()
+        try:
+            await listener.pubsub.subscribe("events_channel")
+            # (Re)connected: streams catch up on anything published while we were away.
+            for channel in _channels_with_listeners():
+                _wake(channel)
+            manager.redis_listener = listener
+            await listener.listen()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.warning("Redis listener lost (%s); reconnecting", type(exc).__name__)
+        finally:
+            try:
+                await listener.redis_client.aclose()
+            except Exception:
+                logger.debug("Closing the Redis client failed", exc_info=True)
+        await asyncio.sleep(1)
 
 
 def _channels_with_listeners() -> list[str]:
@@ -142,12 +189,15 @@ def _reap_and_publish() -> None:
 async def _background_loop() -> None:
     seen: dict[str, int] = {}
     next_reap = 0.0
-    poll_storage = not getattr(settings, "EVENTSTREAM_REDIS", None)
+    # With Redis, storage polling is only the safety net for Redis outages.
+    interval = settings.SYNC_PROGRESS_POLL_SECONDS
+    if getattr(settings, "EVENTSTREAM_REDIS", None):
+        interval = max(interval, 1.0)
     while True:
         try:
-            await asyncio.sleep(settings.SYNC_PROGRESS_POLL_SECONDS)
+            await asyncio.sleep(interval)
             channels = _channels_with_listeners()
-            if poll_storage and channels:
+            if channels:
                 current = await sync_to_async(_current_ids)(channels)
                 for channel, event_id in current.items():
                     if seen.get(channel) != event_id:

@@ -47,6 +47,7 @@ from pages.graph_api import (
     TokenError,
 )
 from pages.models import FacebookPage, SyncRun
+from pages.rate_limit import call_spacing_for
 
 logger = logging.getLogger(__name__)
 
@@ -590,6 +591,7 @@ def client_for(
         max_inline_pause=max_inline_pause,
         sleep=sleep,
         clock=clock,
+        call_spacing=call_spacing_for(page.pk),
     )
 
 

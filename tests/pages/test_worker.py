@@ -19,9 +19,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 WORKER_ENV = {"SYNC_PAGE_SIZE": "10", "SYNC_REAPER_INTERVAL_SECONDS": "1"}
 
 
-def start_worker(server):
+def start_worker(server, **env):
     return spawn_manage(
-        server, "run_worker", "--no-startup-delay", "--interval", "0.1", **WORKER_ENV
+        server, "run_worker", "--no-startup-delay", "--interval", "0.1", **WORKER_ENV, **env
     )
 
 
@@ -63,7 +63,8 @@ def test_worker_killed_mid_run_shows_resume_live_and_resume_is_exact(
     assert run.status == "interrupted"
     assert Conversation.objects.count() == run.current
 
-    worker = start_worker(server)
+    # Press Resume (automatic resumption by live workers is tested on its own).
+    worker = start_worker(server, SYNC_AUTO_RESUME_REAPED="false")
     try:
         resumed = wait_for_run(enqueue(page, resume=True), lambda r: r.status == "complete")
     finally:

@@ -1,44 +1,48 @@
-"""`manage.py run_worker`: django-tasks-db's `db_worker` plus the run reaper.
+"""`manage.py run_worker`: django-tasks-db's `db_worker` plus housekeeping.
 
-The reaper runs at start and every SYNC_REAPER_INTERVAL_SECONDS in a background thread: runs
-whose process died (SIGKILL, a lost machine) become `interrupted`, and their panel is
-republished so Resume shows. Autoreload is off by default (it would kill tasks mid-run).
+Housekeeping (pages.schedule) runs at start and every SYNC_REAPER_INTERVAL_SECONDS in a
+background thread: runs whose process died (SIGKILL, a lost machine) are reaped and resumed,
+and scheduled syncs that are due are queued. Autoreload is off by default (it would kill
+tasks mid-run). Give each worker a distinct --worker-id in production.
 """
 
+import logging
 import threading
 
 from django.conf import settings
 from django.db import close_old_connections
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
-from pages import progress
-from pages.runs import reap_stale_runs
+from pages.schedule import housekeeping
+
+logger = logging.getLogger(__name__)
 
 
-def reap_once() -> None:
-    for run in reap_stale_runs():
-        progress.publish(run.page_id, final=True)
-
-
-def reap_forever(stop: threading.Event) -> None:
+def housekeeping_forever(stop: threading.Event) -> None:
     while not stop.wait(settings.SYNC_REAPER_INTERVAL_SECONDS):
         try:
-            reap_once()
+            housekeeping()
+        except Exception:
+            logger.exception("Housekeeping failed")
         finally:
             close_old_connections()
 
 
 class Command(DbWorkerCommand):
-    help = "Run a background worker for syncs (db_worker plus the reaper of dead runs)."
+    help = "Run a background worker for syncs (db_worker plus reaping and scheduling)."
 
     def add_arguments(self, parser) -> None:
         super().add_arguments(parser)
         parser.set_defaults(reload=False)
 
     def handle(self, *args, **options) -> None:
-        reap_once()
+        housekeeping()
+        close_old_connections()
         stop = threading.Event()
-        threading.Thread(target=reap_forever, args=(stop,), daemon=True, name="reaper").start()
+        thread = threading.Thread(
+            target=housekeeping_forever, args=(stop,), daemon=True, name="housekeeping"
+        )
+        thread.start()
         try:
             super().handle(*args, **options)
         finally:

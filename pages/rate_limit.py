@@ -1,0 +1,85 @@
+"""The per-Page Graph call rate, shared by every process that talks to a Page (design.md §5,
+issue "fair use of Facebook's limits across workers").
+
+`reserve(units)` books the next free slot(s) for a Page and returns how long the caller must
+wait before its call may go. The slot clock lives in Redis when REDIS_URL is set (an atomic
+script using Redis' own clock) and otherwise in the database (a row lock on the page), so
+workers on several machines share it. If Redis fails, the database takes over: a sync never
+fails because Redis is down.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import cache
+
+from django.conf import settings
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+# KEYS[1] = slot key; ARGV[1] = seconds per unit; ARGV[2] = units. Returns the wait in µs.
+RESERVE_SCRIPT = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
+local start = math.max(now, next_free)
+local cost = math.floor(tonumber(ARGV[1]) * 1000000 * tonumber(ARGV[2]))
+redis.call('SET', KEYS[1], start + cost, 'PX', math.floor((start + cost - now) / 1000) + 60000)
+return start - now
+"""
+
+
+class DatabaseCallSpacing:
+    def __init__(self, page_pk: int, seconds_per_call: float) -> None:
+        self.page_pk = page_pk
+        self.seconds_per_call = seconds_per_call
+
+    def reserve(self, units: int = 1) -> float:
+        from pages.models import FacebookPage
+
+        with transaction.atomic():
+            page = (
+                FacebookPage.objects.select_for_update()
+                .only("graph_next_call_at")
+                .get(pk=self.page_pk)
+            )
+            now = time.time()
+            start = max(now, page.graph_next_call_at or 0.0)
+            page.graph_next_call_at = start + self.seconds_per_call * units
+            page.save(update_fields=["graph_next_call_at"])
+        return start - now
+
+
+class RedisCallSpacing:
+    def __init__(self, page_pk: int, seconds_per_call: float, client) -> None:
+        self.key = f"fbsync:graph-slot:{page_pk}"
+        self.seconds_per_call = seconds_per_call
+        self.script = client.register_script(RESERVE_SCRIPT)
+        self.fallback = DatabaseCallSpacing(page_pk, seconds_per_call)
+
+    def reserve(self, units: int = 1) -> float:
+        try:
+            return int(self.script(keys=[self.key], args=[self.seconds_per_call, units])) / 1e6
+        except Exception:
+            logger.warning("Redis unavailable for call spacing; using the database", exc_info=True)
+            return self.fallback.reserve(units)
+
+
+@cache
+def _redis_client(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+
+
+def call_spacing_for(page_pk: int | None):
+    """The shared spacing for a stored Page at FACEBOOK_CALLS_PER_SECOND (None: unlimited, or
+    a page not stored yet, which the client spaces in memory)."""
+    rate = settings.FACEBOOK_CALLS_PER_SECOND
+    if not page_pk or rate <= 0:
+        return None
+    if settings.REDIS_URL:
+        return RedisCallSpacing(page_pk, 1.0 / rate, _redis_client(settings.REDIS_URL))
+    return DatabaseCallSpacing(page_pk, 1.0 / rate)
