@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -52,8 +53,9 @@ class StaffChannelManager(DefaultChannelManager):
 
 
 def panel_context(page: FacebookPage) -> dict:
-    """What the sync panel shows: the page, its latest run and its checkpoint."""
-    run = page.sync_runs.order_by("-created_at", "-id").first()
+    """What the Page screen shows: the page, its latest run, history and checkpoint."""
+    runs = list(page.sync_runs.order_by("-created_at", "-id")[:20])
+    run = runs[0] if runs else None
     checkpoint = page.sync_checkpoint or {}
     total = run.total if run else None
     current = run.current if run else 0
@@ -73,7 +75,10 @@ def panel_context(page: FacebookPage) -> dict:
     return {
         "page": page,
         "run": run,
+        "runs": runs,
         "checkpoint": checkpoint,
+        "checkpoint_json": json.dumps(checkpoint, indent=2, ensure_ascii=False),
+        "conversation_count": page.conversations.count(),
         "percent": percent,
         "resumable": resumable,
     }
@@ -81,6 +86,16 @@ def panel_context(page: FacebookPage) -> dict:
 
 def render_panel(page: FacebookPage, request=None) -> str:
     return render_to_string(PANEL_TEMPLATE, panel_context(page), request=request)
+
+
+def render_event(page: FacebookPage, notice: str = "") -> str:
+    """One live update: the panel, plus out-of-band swaps for the count, history and
+    checkpoint around it, so nothing on the screen contradicts the panel."""
+    context = {**panel_context(page), "oob": True, "notice": notice}
+    return "".join(
+        render_to_string(f"pages/page_detail.html#{name}", context)
+        for name in ("sync-panel", "conversation-count", "sync-history", "sync-checkpoint")
+    )
 
 
 REDIS_RETRY_SECONDS = 5.0
@@ -98,7 +113,7 @@ def publish(page_id: int, *, final: bool = False) -> None:
         _last_sent[page_id] = now
     try:
         page = FacebookPage.objects.get(pk=page_id)
-        html = render_panel(page)
+        html = render_event(page)
         if getattr(settings, "EVENTSTREAM_REDIS", None) and now < _redis_down_until:
             # Redis is down: store the event only; daphne's storage poll delivers it.
             get_storage().append_event(channel_for(page_id), EVENT_TYPE, html)

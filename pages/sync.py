@@ -169,15 +169,16 @@ class PageSync:
         if self.run.resumed:
             cp = Checkpoint.from_json(self.page.sync_checkpoint)
             return replace(cp, runId=self.run.pk, status="running", message="")
+        # Facebook gives no total: after a first sync we can only estimate from what we
+        # hold; an incremental run has no meaningful total at all.
         known_total = self.page.conversations.count()
+        estimate = known_total if self.run.mode == SyncRun.Mode.FULL and known_total else None
         return Checkpoint(
             runId=self.run.pk,
             passId=uuid.uuid4().hex,
             mode=self.run.mode,
-            # Facebook gives no total: after a first sync we can only estimate from what we
-            # hold; an incremental run has no meaningful total at all.
-            total=known_total if self.run.mode == SyncRun.Mode.FULL and known_total else None,
-            totalIsEstimate=True,
+            total=estimate,
+            totalIsEstimate=estimate is not None,
         )
 
     def execute(self) -> SyncRun:

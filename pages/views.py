@@ -1,8 +1,6 @@
 """The Page screens and the sync controls. Thin: they record intent (a SyncRun) and hand the
 work to the task queue; the engine never runs inside a request."""
 
-import json
-
 from asgiref.sync import sync_to_async
 from django import forms
 from django.contrib import messages
@@ -10,7 +8,9 @@ from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from fbsync.access import staff_required
 from pages import progress
@@ -60,37 +60,32 @@ def connect(request: HttpRequest) -> HttpResponse:
 @staff_required
 def page_detail(request: HttpRequest, pk: int) -> HttpResponse:
     page = get_object_or_404(FacebookPage, pk=pk)
-    context = progress.panel_context(page)
-    context.update(
-        nav="pages",
-        runs=page.sync_runs.order_by("-created_at", "-id")[:20],
-        conversation_count=page.conversations.count(),
-        checkpoint_json=json.dumps(page.sync_checkpoint, indent=2, ensure_ascii=False),
-    )
+    context = {**progress.panel_context(page), "nav": "pages"}
     return render(request, "pages/page_detail.html", context)
 
 
-def _panel_response(request: HttpRequest, page: FacebookPage) -> HttpResponse:
-    """htmx posts get the fresh panel; plain form posts go back to the page screen."""
+def _panel_response(request: HttpRequest, page: FacebookPage, notice: str = "") -> HttpResponse:
+    """htmx posts get the fresh panel (with the notice in it); plain form posts go back to
+    the page screen (with the notice as a message)."""
     if request.htmx:
         page.refresh_from_db()
-        return HttpResponse(progress.render_panel(page, request=request))
+        return HttpResponse(progress.render_event(page, notice=notice))
+    if notice:
+        messages.info(request, notice)
     return redirect("pages:detail", pk=page.pk)
 
 
 def _start(request: HttpRequest, pk: int, *, resume: bool) -> HttpResponse:
     page = get_object_or_404(FacebookPage, pk=pk)
     if page.needs_reconnect:
-        messages.error(request, "Reconnect the page before syncing it.")
-        return _panel_response(request, page)
+        return _panel_response(request, page, "Reconnect the page before syncing it.")
     try:
         with transaction.atomic():
             run = create_run(page, trigger=SyncRun.Trigger.WEB, resume=resume)
             enqueue_run(run)
     except SyncAlreadyRunning:
-        messages.info(request, "A sync of this page is already running.")
-    else:
-        progress.publish(page.pk, final=True)
+        return _panel_response(request, page, "A sync of this page is already running.")
+    progress.publish(page.pk, final=True)
     return _panel_response(request, page)
 
 
@@ -134,6 +129,9 @@ def reconnect(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, "Reconnected. Resume the sync to continue where it stopped.")
         progress.publish(page.pk, final=True)
+    if request.htmx:
+        # The form sits in the live panel: reload the screen to show the outcome.
+        return HttpResponseClientRedirect(reverse("pages:detail", args=[page.pk]))
     return redirect("pages:detail", pk=page.pk)
 
 

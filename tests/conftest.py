@@ -129,8 +129,8 @@ def manage_env(server, **extra: str) -> dict[str, str]:
         FACEBOOK_GRAPH_URL=server.url,
         FACEBOOK_CALLS_PER_SECOND="0",
         PYTHONUNBUFFERED="1",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
