@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -269,6 +270,7 @@ class GraphClient:
             self._min_interval = 1.0 / calls_per_second
         self._next_call_at = 0.0
         self._secrets = (access_token, self._proof)
+        self._lock = threading.RLock()
         self._default_pause_streak = 0
         self.session = session or requests.Session()
         self.session.headers["Authorization"] = f"Bearer {access_token}"
@@ -279,8 +281,12 @@ class GraphClient:
     # -- public API -----------------------------------------------------------------------
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """GET a Graph path (no version, no leading slash needed) with retries and pauses."""
-        return self._with_pauses(lambda: self._with_retries(lambda: self._get_once(path, params)))
+        """GET a Graph path (no version, no leading slash needed) with retries and pauses.
+        Thread-safe: calls from several threads go one at a time."""
+        with self._lock:
+            return self._with_pauses(
+                lambda: self._with_retries(lambda: self._get_once(path, params))
+            )
 
     def get_page(self, page_id: str) -> dict[str, Any]:
         return self.get(page_id, {"fields": "id,name"})
@@ -302,7 +308,8 @@ class GraphClient:
                 raise TransientGraphError("Graph returned a malformed batch response.")
             return body
 
-        raw = self._with_pauses(lambda: self._with_retries(send))
+        with self._lock:
+            raw = self._with_pauses(lambda: self._with_retries(send))
         return [self._batch_item(item) for item in raw]
 
     # -- internals ------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def new_counter(html: str) -> int:
 
 @pytest.mark.parametrize("redis", [False, True], ids=["database-poll", "redis"])
 def test_progress_from_another_process_reaches_the_stream(make_graph_sandbox, start_daphne, redis):
-    server = make_graph_sandbox(conversations=80, seed=9, latency_ms=30)
+    server = make_graph_sandbox(conversations=150, seed=9, latency_ms=100)
     page = connect(server)
     env = {"REDIS_URL": "redis://127.0.0.1:6379/0"} if redis else {}
     daphne = start_daphne(server, **env)
@@ -73,7 +73,7 @@ def test_progress_from_another_process_reaches_the_stream(make_graph_sandbox, st
     running = [new_counter(h) for h in reader.events if 'data-status="running"' in h]
     assert len(set(running)) >= 3  # the counters rose live
     assert running == sorted(running)
-    assert new_counter(final) == 80
+    assert new_counter(final) == 150
     assert "Sync complete" in final
 
 
