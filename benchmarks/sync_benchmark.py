@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,8 @@ class Sandbox:
     page_id: str
     token: str
     control: SandboxControl
+    # Every page the sandbox serves ({"id", "name", "access_token"}); page_id/token are the first.
+    pages: list[dict[str, str]] = field(default_factory=list)
 
     def cpu_seconds(self) -> float:
         times = psutil.Process(self.proc.pid).cpu_times()
@@ -98,7 +100,12 @@ class Sandbox:
 
 @contextlib.contextmanager
 def sandbox(
-    conversations: int, *, latency_ms: float = 0, rate_limit: float | None = None, seed: int = 1
+    conversations: int,
+    *,
+    latency_ms: float = 0,
+    rate_limit: float | None = None,
+    seed: int = 1,
+    pages: int = 1,
 ) -> Iterator[Sandbox]:
     tmp = tempfile.mkdtemp(prefix="fbsync-sandbox-")
     cmd = [
@@ -115,6 +122,8 @@ def sandbox(
         str(seed),
         "--latency-ms",
         str(latency_ms),
+        "--pages",
+        str(pages),
     ]
     if rate_limit:
         cmd += ["--rate-limit", str(rate_limit)]
@@ -133,7 +142,12 @@ def sandbox(
             raise RuntimeError(f"graph_sandbox exited ({code}) without its JSON line:\n{tail}")
         page = info["pages"][0]
         yield Sandbox(
-            proc, info["url"], page["id"], page["access_token"], SandboxControl(info["url"])
+            proc,
+            info["url"],
+            page["id"],
+            page["access_token"],
+            SandboxControl(info["url"]),
+            info["pages"],
         )
     finally:
         proc.terminate()
@@ -198,24 +212,61 @@ def run_measured(cmd: list[str], env: dict[str, str], workdir: Path) -> Measured
     )
 
 
-class Workspace:
-    """A fresh SQLite database, migrated, with the sandbox page connected."""
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
-    def __init__(self, sb: Sandbox, calls_per_second: float) -> None:
+
+def _pg_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+class Workspace:
+    """A fresh database, migrated, with the sandbox page connected.
+
+    SQLite (a file in a temp dir) by default; `postgres=True` creates a fresh PostgreSQL
+    database `fbsync_bench_<random>` (dropped by close()). `env` adds environment variables
+    (e.g. REDIS_URL) for every process run against it; `connect=False` leaves pages unconnected.
+    """
+
+    def __init__(
+        self,
+        sb: Sandbox,
+        calls_per_second: float,
+        *,
+        postgres: bool = False,
+        env: dict[str, str] | None = None,
+        connect: bool = True,
+    ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="fbsync-bench-"))
         self.db = self.dir / "db.sqlite3"
+        self.pg_name: str | None = None
+        database_url = f"sqlite:///{self.db}"
+        if postgres:
+            import psycopg
+
+            self.pg_name = f"fbsync_bench_{os.getpid()}_{self.dir.name.rsplit('-', 1)[-1].lower()}"
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f'CREATE DATABASE "{self.pg_name}"')
+            database_url = _pg_url(self.pg_name)
+        self.database_url = database_url
         self.env = {
             **os.environ,
-            "DATABASE_URL": f"sqlite:///{self.db}",
+            "DATABASE_URL": database_url,
             "FACEBOOK_GRAPH_URL": sb.url,
             "FACEBOOK_CALLS_PER_SECOND": str(calls_per_second),
             "PYTHONDONTWRITEBYTECODE": "1",
+            **(env or {}),
         }
         self.sb = sb
         manage = [PYTHON, MANAGE]
         subprocess.run(
             [*manage, "migrate", "-v0", "--skip-checks"], cwd=ROOT, env=self.env, check=True
         )
+        if connect:
+            self.connect_page()
+
+    def connect_page(self) -> None:
+        sb = self.sb
+        manage = [PYTHON, MANAGE]
         subprocess.run(
             [
                 *manage,
@@ -236,27 +287,43 @@ class Workspace:
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.pg_name:
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+            self.pg_name = None
+
+    def query(self, sql: str) -> list[tuple]:
+        """Read-only SQL on this workspace's database (SQLite or PostgreSQL)."""
+        if self.pg_name:
+            import psycopg
+
+            with psycopg.connect(self.database_url, autocommit=True) as db:
+                return db.execute(sql).fetchall()
+        with contextlib.closing(sqlite3.connect(self.db)) as db:
+            return db.execute(sql).fetchall()
 
     def last_run(self) -> dict[str, Any]:
-        with contextlib.closing(sqlite3.connect(self.db)) as db:
-            row = db.execute(
-                "SELECT started_at, finished_at, graph_calls, mode, status FROM pages_syncrun "
-                "ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-        started, finished = (datetime.fromisoformat(v) if v else None for v in row[:2])
+        row = self.query(
+            "SELECT started_at, finished_at, graph_calls, mode, status FROM pages_syncrun "
+            "ORDER BY id DESC LIMIT 1"
+        )[0]
+        started, finished = (
+            (datetime.fromisoformat(v) if isinstance(v, str) else v) if v else None for v in row[:2]
+        )
         engine = (finished - started).total_seconds() if started and finished else None
         return {"engine_s": engine, "client_calls": row[2], "mode": row[3], "status": row[4]}
 
     def counts(self) -> dict[str, int]:
-        with contextlib.closing(sqlite3.connect(self.db)) as db:
-            return {
-                t: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                for t, table in (
-                    ("conversations", "conversations_conversation"),
-                    ("messages", "conversations_message"),
-                    ("events", "conversations_interactionevent"),
-                )
-            }
+        return {
+            t: self.query(f"SELECT count(*) FROM {table}")[0][0]
+            for t, table in (
+                ("conversations", "conversations_conversation"),
+                ("messages", "conversations_message"),
+                ("events", "conversations_interactionevent"),
+            )
+        }
 
     def measure(self, cmd: list[str], label: str, profile: bool) -> dict[str, Any]:
         self.sb.control.reset_stats()

@@ -11,7 +11,7 @@ import binascii
 import bisect
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -146,11 +146,35 @@ class Renderer:
         }
         out = {}
         for spec in specs:
+            if spec.name == "conversations":
+                # Field expansion of the edge, e.g. conversations.folder(spam).limit(25)
+                # .as(spam){id,updated_time}: one call that returns several folders' tops.
+                out[spec.modifiers.get("as", spec.name)] = self.nested_conversations(page, spec)
+                continue
             if spec.name not in PAGE_FIELDS:
                 raise errors.nonexisting_field(spec.name, "Page")
-            out[spec.name] = values[spec.name]
+            out[spec.modifiers.get("as", spec.name)] = values[spec.name]
         self.items += 1
         return out
+
+    def nested_conversations(self, page: Page, spec: FieldSpec) -> dict[str, Any]:
+        """The conversations edge rendered inside the Page node: the same list (and paging
+        links to `/{page-id}/conversations`) as the edge itself with those parameters."""
+        params = {
+            key: spec.modifiers[key]
+            for key in ("platform", "folder", "limit")
+            if key in spec.modifiers
+        }
+        if spec.subfields is not None:
+            params["fields"] = unparse(spec.subfields)
+        if "appsecret_proof" in self.req.params:
+            params["appsecret_proof"] = self.req.params["appsecret_proof"]
+        outer = self.req
+        self.req = replace(outer, path=f"/{page.id}/conversations", params=params)
+        try:
+            return self.conversations(page)
+        finally:
+            self.req = outer
 
     def message(self, conv: Conversation, msg: Message, specs: list[FieldSpec]) -> dict:
         full = msg.render(conv)

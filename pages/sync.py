@@ -42,7 +42,9 @@ from conversations.ingest import BadConversationData, ConversationData, KnownCon
 from pages import runs
 from pages.checkpoint import FOLDERS, Checkpoint, SyncProgress, progress_of
 from pages.graph_api import (
+    BatchRequest,
     GraphClient,
+    GraphConfigurationError,
     GraphError,
     ObjectError,
     PolicyBlockError,
@@ -301,9 +303,25 @@ class PageSync:
         return None
 
     def _prefetch_first_pages(self) -> None:
-        """One round trip for the top of every folder: an unchanged page costs one request."""
-        from pages.graph_api import BatchRequest
+        """The top of every folder at once, so an unchanged page costs one Graph call.
 
+        First choice: one call that expands the conversations edge once per folder on the
+        Page node (field expansion counts as a single call against the quota, graph-api.md
+        §7). If Graph refuses that form, a batch (one round trip, but each item counts as a
+        call); if that fails too, the folders are walked one by one as usual.
+        """
+        expanded = ",".join(
+            f"conversations.platform(messenger).folder({folder})"
+            f".limit({settings.SYNC_PAGE_SIZE}).as({folder}){{{self.fields}}}"
+            for folder in FOLDERS
+        )
+        try:
+            node = self.client.get(self.page.facebook_id, {"fields": expanded})
+            if all(isinstance(node.get(folder), dict) for folder in FOLDERS):
+                self._prefetched = {folder: node[folder] for folder in FOLDERS}
+                return
+        except (ObjectError, GraphConfigurationError) as exc:
+            logger.info("Graph refused the expanded folder tops (%s); using a batch", exc)
         base = {"platform": "messenger", "fields": self.fields, "limit": settings.SYNC_PAGE_SIZE}
         requests_ = [
             BatchRequest(f"{self.page.facebook_id}/conversations", {**base, "folder": folder})

@@ -351,3 +351,23 @@ def test_auth_token_in_header_or_form(graph_sandbox, method):
         r = requests.get(url + "?fields=id", data={"access_token": graph_sandbox.access_token})
     assert r.status_code == 200
     assert json.loads(r.text)["id"] == graph_sandbox.page_id
+
+
+def test_page_node_expands_the_conversations_edge_per_folder(graph_sandbox):
+    page_id = graph_sandbox.page_id
+    fields = (
+        "conversations.folder(spam).limit(2).as(spam){id,updated_time},"
+        "conversations.folder(inbox).limit(3).as(inbox){id}"
+    )
+
+    node = get(graph_sandbox, f"/{page_id}", fields=fields).json()
+    edge = get(
+        graph_sandbox, f"/{page_id}/conversations", folder="spam", limit=2, fields="id,updated_time"
+    ).json()
+
+    assert set(node) == {"spam", "inbox"}
+    assert node["spam"]["data"] == edge["data"]
+    assert [c["id"] for c in node["inbox"]["data"]] == truth_ids(graph_sandbox, "inbox")[:3]
+    assert f"/{page_id}/conversations?" in node["inbox"]["paging"]["next"]
+    assert "folder=inbox" in node["inbox"]["paging"]["next"]
+    assert graph_sandbox.sandbox.stats(page_id)["page"] == 1  # one call for both folders

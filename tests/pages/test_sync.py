@@ -170,8 +170,22 @@ def test_incremental_sync_of_unchanged_page_is_one_request(page, sandbox):
     assert run.status == SyncRun.Status.COMPLETE
     assert (run.inserted, run.updated) == (0, 0)
     stats = sandbox.sandbox.stats(page.facebook_id)
-    # One HTTP round trip: the top of all five folders in one batch (Meta still counts five).
-    assert (stats["batch"], stats["batch_items"], stats["total"]) == (1, 5, 5)
+    # One call: the Page node with the conversations edge expanded once per folder.
+    assert (stats["page"], stats["conversations"], stats["batch"], stats["total"]) == (1, 0, 0, 1)
+
+
+def test_incremental_sync_falls_back_to_a_batch_when_expansion_is_refused(page, sandbox):
+    sync(page)
+    sandbox.sandbox.reset_stats()
+    sandbox.sandbox.inject("object_error", endpoint="page")
+
+    run = sync(page)
+
+    assert run.status == SyncRun.Status.COMPLETE
+    assert (run.inserted, run.updated) == (0, 0)
+    stats = sandbox.sandbox.stats(page.facebook_id)
+    # The refused call, then one round trip with five batched list calls.
+    assert (stats["page"], stats["batch"], stats["batch_items"]) == (1, 1, 5)
 
 
 def test_conversations_moved_to_top_during_sync_are_neither_lost_nor_duplicated(
