@@ -34,8 +34,10 @@ class Checkpoint:
     phase: str = "walk"
     # The `after` cursor that fetched the page in flight (None: the top of the folder).
     after: str | None = None
-    # updated_time (ISO) of the first conversation when this folder's walk began.
-    folderTop: str | None = None
+    # Per folder, updated_time (ISO) of the first conversation when its walk began.
+    folderTops: dict[str, str] = field(default_factory=dict)
+    # Conversations this pass recorded as problems (counted once, however often met).
+    problemIds: list[str] = field(default_factory=list)
     # New high-water marks gathered by this run, per folder (ISO).
     marks: dict[str, str] = field(default_factory=dict)
     timestamp: str = ""

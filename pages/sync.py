@@ -44,7 +44,6 @@ from pages.checkpoint import FOLDERS, Checkpoint, SyncProgress, progress_of
 from pages.graph_api import (
     BatchRequest,
     GraphClient,
-    GraphConfigurationError,
     GraphError,
     ObjectError,
     PolicyBlockError,
@@ -125,10 +124,13 @@ class PageSync:
             runs.claim(self.run)
             self._save_checkpoint(self.cp)
             self._report()
-            if self.cp.mode == SyncRun.Mode.INCREMENTAL and self.cp.folderIndex == 0:
-                self._prefetch_first_pages()
-            while self.cp.folderIndex < len(FOLDERS):
-                self._sync_folder(self.cp.folder)
+            if self.cp.phase == "walk":
+                if (self.cp.folderIndex, self.cp.after) == (0, None):
+                    self._prefetch_tops(FOLDERS, batch_fallback=self.cp.mode == "incremental")
+                while self.cp.folderIndex < len(FOLDERS):
+                    self._walk_folder(self.cp.folder)
+                self._advance(phase="closing", folderIndex=0, after=None)
+            self._close_walks()
             status, message = SyncRun.Status.COMPLETE, self._summary()
         except SyncStopped:
             cancelled = SyncRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
@@ -199,22 +201,28 @@ class PageSync:
 
     # -- walking --------------------------------------------------------------------------
 
-    def _sync_folder(self, folder: str) -> None:
+    def _walk_folder(self, folder: str) -> None:
         mark = self.page.high_water_marks.get(folder)
         stop_at = None
         if self.cp.mode == SyncRun.Mode.INCREMENTAL and mark:
             stop_at = datetime.fromisoformat(mark) - self.overlap
-        if self.cp.phase == "walk":
-            resumed_mid_walk = self.cp.after is not None
-            pages = self._walk(folder, stop_at=stop_at, inclusive_stop=True)
-            if (pages > 1 or resumed_mid_walk) and self.cp.folderTop:
-                self._advance(phase="closing", after=None)
-        if self.cp.phase == "closing":
-            # Everything that moved during the walk is at least as new as the old top.
-            self._walk(
-                folder, stop_at=datetime.fromisoformat(self.cp.folderTop), inclusive_stop=False
-            )
-        self._advance(folderIndex=self.cp.folderIndex + 1, phase="walk", after=None, folderTop=None)
+        self._walk(folder, stop_at=stop_at, inclusive_stop=True)
+        self._advance(folderIndex=self.cp.folderIndex + 1, after=None)
+
+    def _close_walks(self) -> None:
+        """The closing pass: from the top of every folder down to the first conversation its
+        walk began with. Whatever moved to the top while we walked (skipped by the cursor, or
+        changed after the folder's top was read) is at least as new as that one. One call
+        reads the tops of all folders; a folder where more than a page moved is paged on."""
+        remaining = [f for f in FOLDERS[self.cp.folderIndex :] if f in self.cp.folderTops]
+        if remaining and self.cp.after is None:
+            self._prefetch_tops(remaining, batch_fallback=False)
+        while self.cp.folderIndex < len(FOLDERS):
+            folder = self.cp.folder
+            top = self.cp.folderTops.get(folder)
+            if top:
+                self._walk(folder, stop_at=datetime.fromisoformat(top), inclusive_stop=False)
+            self._advance(folderIndex=self.cp.folderIndex + 1, after=None)
 
     def _walk(self, folder: str, *, stop_at: datetime | None, inclusive_stop: bool) -> int:
         """Walk a folder from the checkpoint's cursor; returns how many pages it fetched."""
@@ -253,7 +261,7 @@ class PageSync:
 
     def _fetch_conversations(self, folder: str) -> dict[str, Any]:
         after = self.cp.after
-        if after is None and self.cp.phase == "walk" and folder in self._prefetched:
+        if after is None and folder in self._prefetched:
             result = self._prefetched.pop(folder)
             if not isinstance(result, GraphError):
                 return result
@@ -302,39 +310,45 @@ class PageSync:
         future.cancel()
         return None
 
-    def _prefetch_first_pages(self) -> None:
-        """The top of every folder at once, so an unchanged page costs one Graph call.
+    def _prefetch_tops(self, folders: tuple[str, ...] | list[str], *, batch_fallback: bool) -> None:
+        """Read the top page of several folders at once (used as each folder's first page).
 
-        First choice: one call that expands the conversations edge once per folder on the
-        Page node (field expansion counts as a single call against the quota, graph-api.md
-        §7). If Graph refuses that form, a batch (one round trip, but each item counts as a
-        call); if that fails too, the folders are walked one by one as usual.
+        One call expands the conversations edge once per folder on the Page node: field
+        expansion counts as a single call against the quota (graph-api.md §7), so an
+        unchanged page costs two calls in all (the tops, and the closing pass). If Graph
+        refuses that form, an incremental run tries a batch (one round trip, but each item
+        is a call); otherwise the folders are read one by one as usual.
         """
         expanded = ",".join(
             f"conversations.platform(messenger).folder({folder})"
             f".limit({settings.SYNC_PAGE_SIZE}).as({folder}){{{self.fields}}}"
-            for folder in FOLDERS
+            for folder in folders
         )
+        self._prefetched = {}
         try:
             node = self.client.get(self.page.facebook_id, {"fields": expanded})
-            if all(isinstance(node.get(folder), dict) for folder in FOLDERS):
-                self._prefetched = {folder: node[folder] for folder in FOLDERS}
+            if all(isinstance(node.get(folder), dict) for folder in folders):
+                self._prefetched = {folder: node[folder] for folder in folders}
                 return
-        except (ObjectError, GraphConfigurationError) as exc:
-            logger.info("Graph refused the expanded folder tops (%s); using a batch", exc)
+        except (TokenError, PolicyBlockError, RateLimitError):
+            raise
+        except GraphError as exc:
+            logger.info("Graph refused the expanded folder tops (%s)", exc)
+        if not batch_fallback:
+            return
         base = {"platform": "messenger", "fields": self.fields, "limit": settings.SYNC_PAGE_SIZE}
         requests_ = [
             BatchRequest(f"{self.page.facebook_id}/conversations", {**base, "folder": folder})
-            for folder in FOLDERS
+            for folder in folders
         ]
         try:
             results = self.client.batch(requests_)
         except (TokenError, PolicyBlockError, RateLimitError):
             raise
         except GraphError as exc:
-            logger.info("Batch prefetch failed (%s); walking folders one by one", exc)
+            logger.info("Batch prefetch failed (%s); reading folders one by one", exc)
             return
-        for folder, result in zip(FOLDERS, results, strict=True):
+        for folder, result in zip(folders, results, strict=True):
             if isinstance(result, TokenError | PolicyBlockError | RateLimitError):
                 raise result
             self._prefetched[folder] = result
@@ -350,8 +364,8 @@ class PageSync:
         if previous is None or datetime.fromisoformat(previous) < top_time:
             marks[folder] = top_time.isoformat()
         changes: dict[str, Any] = {"marks": marks}
-        if self.cp.phase == "walk" and self.cp.folderTop is None:
-            changes["folderTop"] = top_time.isoformat()
+        if self.cp.phase == "walk" and folder not in self.cp.folderTops:
+            changes["folderTops"] = {**self.cp.folderTops, folder: top_time.isoformat()}
         self._advance(**changes)
 
     # -- one conversation -----------------------------------------------------------------
@@ -457,7 +471,11 @@ class PageSync:
         self._report()
 
     def _record_problem(self, conversation_id: str, error: str) -> None:
+        """Skip a conversation we cannot read or store, once per pass (the closing pass or a
+        resume may meet it again)."""
         logger.warning("Skipping conversation %s: %s", conversation_id, error)
+        if conversation_id in self.cp.problemIds:
+            return
         self.problems.append({"id": conversation_id, "error": error[:500]})
         with transaction.atomic():
             cp = replace(
@@ -465,6 +483,7 @@ class PageSync:
                 current=self.cp.current + 1,
                 skipped=self.cp.skipped + 1,
                 lastSyncedId=conversation_id,
+                problemIds=[*self.cp.problemIds, conversation_id],
                 timestamp=timezone.now().isoformat(),
             )
             self._save_checkpoint(cp)
