@@ -385,8 +385,8 @@ def live_round(sb: Sandbox, variant: str, clients: int) -> dict[str, Any]:
         )[0][0]
         encodings = {r.transfer_encoding for r in readers}
     finally:
-        for r in readers:
-            r.close()
+        # Stop daphne first: closing a streamed response while its reader thread is blocked
+        # in a read waits for the next bytes (up to the 20 s keep-alive), per client.
         if daphne:
             daphne.terminate()
             try:
@@ -394,11 +394,14 @@ def live_round(sb: Sandbox, variant: str, clients: int) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 daphne.kill()
                 daphne.wait()
+        for r in readers:
+            r.close()
         ws.close()
 
     delays: list[float] = []
     per_client_events: list[int] = []
     unparsed = 0
+    unparsed_samples: list[str] = []
     currents: set[int] = set()
     for r in readers:
         per_client_events.append(len(r.events))
@@ -406,6 +409,7 @@ def live_round(sb: Sandbox, variant: str, clients: int) -> dict[str, Any]:
             cp = event_checkpoint(block)
             if not cp or not cp.get("timestamp"):
                 unparsed += 1
+                unparsed_samples.append(block[:300])
                 continue
             committed = datetime.fromisoformat(cp["timestamp"]).timestamp()
             delays.append(arrival - committed)
@@ -422,6 +426,7 @@ def live_round(sb: Sandbox, variant: str, clients: int) -> dict[str, Any]:
         "events_per_client_min_max": [min(per_client_events), max(per_client_events)],
         "samples": len(delays_ms),
         "unparsed_events": unparsed,
+        "unparsed_sample": unparsed_samples[:1],
         "clients_missing_final": missing_final,
         "delay_ms_median": round(statistics.median(delays_ms), 1),
         "delay_ms_p95": round(percentile(delays_ms, 95), 1),
