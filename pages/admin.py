@@ -9,24 +9,15 @@ from pages.models import FacebookPage, SyncRun
 from pages.runs import SyncAlreadyRunning, create_run, has_unfinished_checkpoint
 from pages.tasks import enqueue_run
 
+RUN_COLUMNS = ("status", "mode", "trigger", "current", "inserted", "updated", "skipped", "events")
+
 
 class SyncRunInline(admin.TabularInline):
     model = SyncRun
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = readonly_fields = (
-        "status",
-        "mode",
-        "trigger",
-        "current",
-        "inserted",
-        "updated",
-        "skipped",
-        "events",
-        "started_at",
-        "finished_at",
-    )
+    fields = readonly_fields = (*RUN_COLUMNS, "started_at", "finished_at")
     ordering = ("-created_at",)
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -127,20 +118,7 @@ def _pretty(value) -> str:
 
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin):
-    list_display = (
-        "id",
-        "page",
-        "status",
-        "mode",
-        "trigger",
-        "current",
-        "inserted",
-        "updated",
-        "skipped",
-        "events",
-        "created_at",
-        "duration",
-    )
+    list_display = ("id", "page", *RUN_COLUMNS, "created_at", "duration")
     list_filter = ("status", "mode", "trigger", "page")
     search_fields = ("page__name", "page__facebook_id", "error")
     date_hierarchy = "created_at"
