@@ -74,6 +74,9 @@ class SyncProgress:
     folder: str
     message: str
     resume_at: datetime | None = None
+    # True when the engine is about to wait (for Graph): displays should show this snapshot
+    # now rather than coalesce it with the next one.
+    flush: bool = False
 
     @property
     def percent(self) -> int | None:
@@ -84,8 +87,11 @@ class SyncProgress:
         return min(99, self.current * 100 // self.total)
 
 
-def progress_of(run: SyncRun, cp: Checkpoint, message: str = "") -> SyncProgress:
+def progress_of(
+    run: SyncRun, cp: Checkpoint, message: str = "", *, flush: bool = False
+) -> SyncProgress:
     return SyncProgress(
+        flush=flush,
         run_id=run.pk,
         status=run.status,
         mode=cp.mode,

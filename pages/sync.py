@@ -276,6 +276,12 @@ class PageSync:
             self._advance(after=None)
             return self._get_conversations(folder, None)
 
+    def _flush_progress(self) -> None:
+        """Bring the run row and the live displays up to date before a wait, so they never
+        lag behind the checkpoint while the engine is idle."""
+        self._save_checkpoint(self.cp)
+        self._report(flush=True)
+
     def _get_conversations(self, folder: str, after: str | None) -> dict[str, Any]:
         params = {
             "platform": "messenger",
@@ -306,6 +312,8 @@ class PageSync:
             return None
         pending_folder, pending_after, future = pending
         if (pending_folder, pending_after) == (folder, after):
+            if not future.done():
+                self._flush_progress()  # we are about to wait: show where we are
             return future.result()
         future.cancel()
         return None
@@ -548,9 +556,9 @@ class PageSync:
         if self.should_stop():
             raise SyncStopped()
 
-    def _report(self, message: str = "") -> None:
+    def _report(self, message: str = "", *, flush: bool = False) -> None:
         try:
-            self.on_progress(progress_of(self.run, self.cp, message))
+            self.on_progress(progress_of(self.run, self.cp, message, flush=flush))
         except Exception:
             # Reporting never fails a sync.
             logger.exception("Progress callback failed")

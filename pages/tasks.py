@@ -84,7 +84,9 @@ def sync_page_task(run_id: int) -> str:
                 raise SyncStopped()
 
         def on_progress(snapshot: SyncProgress) -> None:
-            progress.publish(run.page_id, final=snapshot.status != SyncRun.Status.RUNNING)
+            progress.publish(
+                run.page_id, final=snapshot.flush or snapshot.status != SyncRun.Status.RUNNING
+            )
 
         run = run_sync(
             run,

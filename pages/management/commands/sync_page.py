@@ -93,7 +93,9 @@ class Command(BaseCommand):
             bar.update(snapshot.current - bar.n)  # redraws at most every `mininterval`
             last["progress"] = snapshot
             # Staff watching the page in the web app see command-line runs live too.
-            progress.publish(page.pk, final=snapshot.status != SyncRun.Status.RUNNING)
+            progress.publish(
+                page.pk, final=snapshot.flush or snapshot.status != SyncRun.Status.RUNNING
+            )
 
         try:
             run = run_sync(
