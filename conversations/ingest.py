@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections, router
+from django.utils import timezone
 
 from conversations.models import Contact, Conversation, InteractionEvent, Message
 
@@ -279,43 +280,34 @@ def ingest_conversation(
 ) -> IngestResult:
     """Upsert the contact, the conversation, `new_messages` (those not stored yet) and their
     interaction events. Call inside a transaction."""
-    contact = None
+    contact_pk = None
     if data.contact_psid:
-        contact = _upsert_contact(page_id, data.contact_psid, data.contact_name)
+        now = timezone.now()
+        if data.contact_name is None:
+            # A deleted user loses their name: keep the one we knew.
+            contact_pk = NAMELESS_CONTACT_UPSERT.upsert(page_id, data.contact_psid, None, now, now)
+        else:
+            contact_pk = CONTACT_UPSERT.upsert(
+                page_id, data.contact_psid, data.contact_name, now, now
+            )
 
     newest = max((m.created_time for m in data.messages), default=None)
-    conversation = Conversation(
-        page_id=page_id,
-        facebook_id=data.facebook_id,
-        contact=contact,
-        folder=data.folder,
-        updated_time=data.updated_time,
-        last_message_at=newest or data.updated_time,
-        message_count=data.message_count,
-        unread_count=data.unread_count,
-        snippet=data.snippet,
-        can_reply=data.can_reply,
-        sync_pass=sync_pass,
+    now = timezone.now()
+    conversation_pk = CONVERSATION_UPSERT.upsert(
+        page_id,
+        data.facebook_id,
+        contact_pk,
+        data.folder,
+        data.updated_time,
+        newest or data.updated_time,
+        data.message_count,
+        data.unread_count,
+        data.snippet,
+        data.can_reply,
+        sync_pass,
+        now,
+        now,
     )
-    (conversation,) = Conversation.objects.bulk_create(
-        [conversation],
-        update_conflicts=True,
-        unique_fields=["page", "facebook_id"],
-        update_fields=[
-            "contact",
-            "folder",
-            "updated_time",
-            "last_message_at",
-            "message_count",
-            "unread_count",
-            "snippet",
-            "can_reply",
-            "sync_pass",
-            "synced_at",
-        ],
-    )
-    conversation_pk = conversation.pk if known is None else known.pk
-    contact_pk = contact.pk if contact else None
 
     # Oldest first, so rows of one thread are inserted in chronological order (ties keep
     # Graph's order: ordering by (created_time, id) then reads back the right sequence).
@@ -408,6 +400,73 @@ class ConflictIgnoringInsert:
                 )
 
 
+class ReturningUpsert:
+    """`INSERT … ON CONFLICT (key) DO UPDATE SET … RETURNING id` for one row: the
+    equivalent of `bulk_create(update_conflicts=True)` for a single object, in one statement
+    and without the ORM's per-call compilation (two of these run for every conversation).
+    Values go through each field's database preparation, as the ORM would."""
+
+    def __init__(self, model, field_names: list[str], unique: list[str], update: list[str]):
+        self.model = model
+        self.fields = [model._meta.get_field(name) for name in field_names]
+        column = {name: model._meta.get_field(name).column for name in field_names}
+        self.unique_columns = [column[name] for name in unique]
+        self.update_columns = [column[name] for name in update]
+
+    def upsert(self, *values) -> int:
+        connection = connections[router.db_for_write(self.model)]
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(field.column) for field in self.fields)
+        placeholders = ", ".join(["%s"] * len(self.fields))
+        key = ", ".join(quote(c) for c in self.unique_columns)
+        assignments = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in self.update_columns)
+        sql = (
+            f"INSERT INTO {quote(self.model._meta.db_table)} ({columns}) VALUES ({placeholders}) "
+            f"ON CONFLICT ({key}) DO UPDATE SET {assignments} RETURNING {quote('id')}"
+        )
+        params = [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(self.fields, values, strict=True)
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()[0]
+
+
+CONTACT_FIELDS = ["page", "psid", "name", "created_at", "updated_at"]
+CONTACT_UPSERT = ReturningUpsert(Contact, CONTACT_FIELDS, ["page", "psid"], ["name", "updated_at"])
+NAMELESS_CONTACT_UPSERT = ReturningUpsert(Contact, CONTACT_FIELDS, ["page", "psid"], ["updated_at"])
+CONVERSATION_UPSERT = ReturningUpsert(
+    Conversation,
+    [
+        "page",
+        "facebook_id",
+        "contact",
+        "folder",
+        "updated_time",
+        "last_message_at",
+        "message_count",
+        "unread_count",
+        "snippet",
+        "can_reply",
+        "sync_pass",
+        "created_at",
+        "synced_at",
+    ],
+    ["page", "facebook_id"],
+    [
+        "contact",
+        "folder",
+        "updated_time",
+        "last_message_at",
+        "message_count",
+        "unread_count",
+        "snippet",
+        "can_reply",
+        "sync_pass",
+        "synced_at",
+    ],
+)
 MESSAGE_ROWS = ConflictIgnoringInsert(
     Message,
     [
@@ -425,20 +484,6 @@ MESSAGE_ROWS = ConflictIgnoringInsert(
 EVENT_ROWS = ConflictIgnoringInsert(
     InteractionEvent, ["page", "conversation", "contact", "kind", "source_id", "occurred_at"]
 )
-
-
-def _upsert_contact(page_id: int, psid: str, name: str | None) -> Contact:
-    if name is None:
-        # A deleted user loses their name: keep the one we knew.
-        contact, _ = Contact.objects.get_or_create(page_id=page_id, psid=psid)
-        return contact
-    (contact,) = Contact.objects.bulk_create(
-        [Contact(page_id=page_id, psid=psid, name=name)],
-        update_conflicts=True,
-        unique_fields=["page", "psid"],
-        update_fields=["name", "updated_at"],
-    )
-    return contact
 
 
 def mark_unchanged(known: KnownConversation, sync_pass: str) -> None:
