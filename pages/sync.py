@@ -28,13 +28,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from conversations import ingest
@@ -42,7 +41,6 @@ from conversations.ingest import BadConversationData, ConversationData, KnownCon
 from pages import runs
 from pages.checkpoint import FOLDERS, Checkpoint, SyncProgress, progress_of
 from pages.graph_api import (
-    BatchRequest,
     GraphClient,
     GraphError,
     ObjectError,
@@ -50,6 +48,7 @@ from pages.graph_api import (
     RateLimitError,
     TokenError,
 )
+from pages.listing import ConversationLists
 from pages.models import FacebookPage, SyncRun
 from pages.rate_limit import call_spacing_for
 
@@ -94,9 +93,13 @@ class PageSync:
         self.fields = conversation_fields(settings.SYNC_MESSAGES_PER_CONVERSATION)
         self.cp = self._initial_checkpoint()
         self.problems: list[dict[str, str]] = list(run.problems or [])
-        self._prefetched: dict[str, dict[str, Any] | GraphError] = {}
-        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-read-ahead")
-        self._pending_read: tuple[str, str, Future] | None = None
+        self.lists = ConversationLists(
+            client,
+            self.page.facebook_id,
+            fields=self.fields,
+            page_size=settings.SYNC_PAGE_SIZE,
+            before_wait=self._flush_progress,
+        )
         self._owner_thread = threading.get_ident()
         self._last_heartbeat = 0.0
 
@@ -126,7 +129,9 @@ class PageSync:
             self._report()
             if self.cp.phase == "walk":
                 if (self.cp.folderIndex, self.cp.after) == (0, None):
-                    self._prefetch_tops(FOLDERS, batch_fallback=self.cp.mode == "incremental")
+                    self.lists.prefetch_tops(
+                        FOLDERS, batch_fallback=self.cp.mode == SyncRun.Mode.INCREMENTAL
+                    )
                 while self.cp.folderIndex < len(FOLDERS):
                     self._walk_folder(self.cp.folder)
                 self._advance(phase="closing", folderIndex=0, after=None)
@@ -169,7 +174,7 @@ class PageSync:
             logger.exception("Sync run #%s failed", self.run.pk)
         finally:
             # Always record the final state, whatever ended the run.
-            self._reader.shutdown(wait=True, cancel_futures=True)
+            self.lists.close()
             self._finish(status, message)
         return self.run
 
@@ -216,7 +221,7 @@ class PageSync:
         reads the tops of all folders; a folder where more than a page moved is paged on."""
         remaining = [f for f in FOLDERS[self.cp.folderIndex :] if f in self.cp.folderTops]
         if remaining and self.cp.after is None:
-            self._prefetch_tops(remaining, batch_fallback=False)
+            self.lists.prefetch_tops(remaining, batch_fallback=False)
         while self.cp.folderIndex < len(FOLDERS):
             folder = self.cp.folder
             top = self.cp.folderTops.get(folder)
@@ -244,7 +249,7 @@ class PageSync:
             dated = [c for c in parsed if isinstance(c, ConversationData)]
             if has_next and (stop_at is None or (dated and dated[-1].updated_time > stop_at)):
                 # The walk surely goes on past this page: fetch the next one while we write.
-                self._read_ahead(folder, after)
+                self.lists.read_ahead(folder, after)
             known = ingest.load_known(self.page.pk, [c.facebook_id for c in dated])
             for conversation in parsed:
                 self._check_stop()
@@ -261,12 +266,8 @@ class PageSync:
 
     def _fetch_conversations(self, folder: str) -> dict[str, Any]:
         after = self.cp.after
-        if after is None and folder in self._prefetched:
-            result = self._prefetched.pop(folder)
-            if not isinstance(result, GraphError):
-                return result
         try:
-            return self._take_read_ahead(folder, after) or self._get_conversations(folder, after)
+            return self.lists.get(folder, after)
         except ObjectError:
             if not after:
                 raise
@@ -274,92 +275,13 @@ class PageSync:
             # conversations already covered cheap repeats.
             logger.info("Stale cursor for page %s folder %s; restarting", self.page.pk, folder)
             self._advance(after=None)
-            return self._get_conversations(folder, None)
+            return self.lists.fetch(folder, None)
 
     def _flush_progress(self) -> None:
         """Bring the run row and the live displays up to date before a wait, so they never
         lag behind the checkpoint while the engine is idle."""
         self._save_checkpoint(self.cp)
         self._report(flush=True)
-
-    def _get_conversations(self, folder: str, after: str | None) -> dict[str, Any]:
-        params = {
-            "platform": "messenger",
-            "folder": folder,
-            "fields": self.fields,
-            "limit": settings.SYNC_PAGE_SIZE,
-        }
-        if after:
-            params["after"] = after
-        return self.client.get(f"{self.page.facebook_id}/conversations", params)
-
-    def _read_ahead(self, folder: str, after: str) -> None:
-        """Start fetching the next page in the background. Only HTTP happens there (no
-        database, no checkpoint): the page is used, or thrown away, by `_fetch_conversations`.
-        """
-
-        def fetch() -> dict[str, Any]:
-            try:
-                return self._get_conversations(folder, after)
-            finally:
-                connections.close_all()  # this thread's, if the shared call spacing used one
-
-        self._pending_read = (folder, after, self._reader.submit(fetch))
-
-    def _take_read_ahead(self, folder: str, after: str | None) -> dict[str, Any] | None:
-        pending, self._pending_read = self._pending_read, None
-        if pending is None:
-            return None
-        pending_folder, pending_after, future = pending
-        if (pending_folder, pending_after) == (folder, after):
-            if not future.done():
-                self._flush_progress()  # we are about to wait: show where we are
-            return future.result()
-        future.cancel()
-        return None
-
-    def _prefetch_tops(self, folders: tuple[str, ...] | list[str], *, batch_fallback: bool) -> None:
-        """Read the top page of several folders at once (used as each folder's first page).
-
-        One call expands the conversations edge once per folder on the Page node: field
-        expansion counts as a single call against the quota (graph-api.md §7), so an
-        unchanged page costs two calls in all (the tops, and the closing pass). If Graph
-        refuses that form, an incremental run tries a batch (one round trip, but each item
-        is a call); otherwise the folders are read one by one as usual.
-        """
-        expanded = ",".join(
-            f"conversations.platform(messenger).folder({folder})"
-            f".limit({settings.SYNC_PAGE_SIZE}).as({folder}){{{self.fields}}}"
-            for folder in folders
-        )
-        self._prefetched = {}
-        try:
-            node = self.client.get(self.page.facebook_id, {"fields": expanded})
-            if all(isinstance(node.get(folder), dict) for folder in folders):
-                self._prefetched = {folder: node[folder] for folder in folders}
-                return
-        except (TokenError, PolicyBlockError, RateLimitError):
-            raise
-        except GraphError as exc:
-            logger.info("Graph refused the expanded folder tops (%s)", exc)
-        if not batch_fallback:
-            return
-        base = {"platform": "messenger", "fields": self.fields, "limit": settings.SYNC_PAGE_SIZE}
-        requests_ = [
-            BatchRequest(f"{self.page.facebook_id}/conversations", {**base, "folder": folder})
-            for folder in folders
-        ]
-        try:
-            results = self.client.batch(requests_)
-        except (TokenError, PolicyBlockError, RateLimitError):
-            raise
-        except GraphError as exc:
-            logger.info("Batch prefetch failed (%s); reading folders one by one", exc)
-            return
-        for folder, result in zip(folders, results, strict=True):
-            if isinstance(result, TokenError | PolicyBlockError | RateLimitError):
-                raise result
-            self._prefetched[folder] = result
 
     def _note_top(self, folder: str, raw: Any) -> None:
         top = raw.get("updated_time") if isinstance(raw, dict) else None
