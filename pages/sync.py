@@ -10,9 +10,10 @@ Shape of a run:
   id, so conversations already counted are recognised in the page re-fetched on resume, and in
   repeats caused by the list shifting while we walk (conversations with new messages jump to
   the top).
-- A walk that took more than one page ends with a closing pass from the top down to the first
-  conversation seen when the walk started: it catches conversations that jumped above the
-  cursor.
+- The first page of every folder comes from one call at the start (pages.listing), and the
+  run ends with one closing pass over all folders (again one call for their tops), from the
+  top down to the first conversation each folder's walk began with: it catches conversations
+  that jumped above the cursor, or changed after their folder's top was read.
 - Incremental runs stop each folder at its high-water mark minus an overlap. The marks of a run
   are the tops seen when it walked each folder; they are stored only when the run completes.
 
