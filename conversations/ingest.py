@@ -436,36 +436,23 @@ class ReturningUpsert:
 CONTACT_FIELDS = ["page", "psid", "name", "created_at", "updated_at"]
 CONTACT_UPSERT = ReturningUpsert(Contact, CONTACT_FIELDS, ["page", "psid"], ["name", "updated_at"])
 NAMELESS_CONTACT_UPSERT = ReturningUpsert(Contact, CONTACT_FIELDS, ["page", "psid"], ["updated_at"])
+# What a sync refreshes on a conversation it has seen before (the key and created_at stay).
+CONVERSATION_SYNCED_FIELDS = [
+    "contact",
+    "folder",
+    "updated_time",
+    "last_message_at",
+    "message_count",
+    "unread_count",
+    "snippet",
+    "can_reply",
+    "sync_pass",
+]
 CONVERSATION_UPSERT = ReturningUpsert(
     Conversation,
-    [
-        "page",
-        "facebook_id",
-        "contact",
-        "folder",
-        "updated_time",
-        "last_message_at",
-        "message_count",
-        "unread_count",
-        "snippet",
-        "can_reply",
-        "sync_pass",
-        "created_at",
-        "synced_at",
-    ],
+    ["page", "facebook_id", *CONVERSATION_SYNCED_FIELDS, "created_at", "synced_at"],
     ["page", "facebook_id"],
-    [
-        "contact",
-        "folder",
-        "updated_time",
-        "last_message_at",
-        "message_count",
-        "unread_count",
-        "snippet",
-        "can_reply",
-        "sync_pass",
-        "synced_at",
-    ],
+    [*CONVERSATION_SYNCED_FIELDS, "synced_at"],
 )
 MESSAGE_ROWS = ConflictIgnoringInsert(
     Message,
