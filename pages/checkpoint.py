@@ -55,6 +55,18 @@ class Checkpoint:
     def folder(self) -> str:
         return FOLDERS[min(self.folderIndex, len(FOLDERS) - 1)]
 
+    def run_counters(self) -> dict[str, Any]:
+        """The SyncRun fields that mirror this checkpoint."""
+        return {
+            "current": self.current,
+            "total": self.total,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "events": self.eventsCreated,
+            "current_name": self.lastSyncedName[:255],
+        }
+
 
 @dataclass(frozen=True)
 class SyncProgress:

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from pages.checkpoint import Checkpoint
 from pages.models import FacebookPage, SyncRun
 
 logger = logging.getLogger(__name__)
@@ -136,18 +137,27 @@ def reap_stale_runs(*, page_id: int | None = None) -> list[SyncRun]:
         if not (stale or _process_is_gone(run)):
             continue
         with transaction.atomic():
+            page = FacebookPage.objects.select_for_update().get(pk=run.page_id)
+            owns_checkpoint = page.sync_checkpoint.get("runId") == run.pk
+            # The run row is written a few times a second, the checkpoint with every
+            # conversation: the checkpoint is where the run really stopped.
+            counters = (
+                Checkpoint.from_json(page.sync_checkpoint).run_counters() if owns_checkpoint else {}
+            )
             updated = SyncRun.objects.filter(pk=run.pk, status=run.status).update(
                 status=SyncRun.Status.INTERRUPTED,
                 error=STOPPED_UNEXPECTEDLY,
                 finished_at=timezone.now(),
+                **counters,
             )
             if not updated:
                 continue
-            page = FacebookPage.objects.select_for_update().get(pk=run.page_id)
-            if page.sync_checkpoint.get("runId") == run.pk:
+            if owns_checkpoint:
                 page.sync_checkpoint["status"] = "interrupted"
                 page.save(update_fields=["sync_checkpoint"])
         logger.warning("Reaped sync run #%s of page %s", run.pk, run.page_id)
         run.status = SyncRun.Status.INTERRUPTED
+        for name, value in counters.items():
+            setattr(run, name, value)
         reaped.append(run)
     return reaped

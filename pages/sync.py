@@ -441,13 +441,7 @@ class PageSync:
         self.run.problems = self.problems
         self.run.graph_calls = self.client.calls
         SyncRun.objects.filter(pk=self.run.pk).update(
-            current=cp.current,
-            total=cp.total,
-            inserted=cp.inserted,
-            updated=cp.updated,
-            skipped=cp.skipped,
-            events=cp.eventsCreated,
-            current_name=cp.lastSyncedName[:255],
+            **cp.run_counters(),
             heartbeat_at=self.run.heartbeat_at,
             problems=self.problems,
             graph_calls=self.client.calls,
@@ -456,10 +450,8 @@ class PageSync:
 
     def _copy_counters(self, cp: Checkpoint) -> None:
         run = self.run
-        run.current, run.total = cp.current, cp.total
-        run.inserted, run.updated, run.skipped = cp.inserted, cp.updated, cp.skipped
-        run.events = cp.eventsCreated
-        run.current_name = cp.lastSyncedName[:255]
+        for name, value in cp.run_counters().items():
+            setattr(run, name, value)
         run.graph_calls = self.client.calls
         run.problems = self.problems
 
