@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -36,6 +35,8 @@ from tenacity import (
     stop_after_attempt,
     wait_random_exponential,
 )
+
+from fbsync.redaction import redact_secret_params
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +60,6 @@ DEFAULT_PAUSE_SECONDS = {
 MAX_DEFAULT_PAUSE = 60 * 60
 # Usage (percent of the window) → delay before the next call (graph-api.md §5.4).
 USAGE_DELAYS = ((90, 300.0), (75, 5.0), (50, 1.0))
-
-_TOKEN_PARAM = re.compile(r"(access_token|appsecret_proof|input_token)=[^&\s\"']+")
 
 
 class GraphError(Exception):
@@ -126,7 +125,7 @@ class GraphConfigurationError(GraphError):
 
 def scrub(text: str, *secrets: str) -> str:
     """Remove tokens from text that may end up in a log, an exception or a page."""
-    text = _TOKEN_PARAM.sub(r"\1=[redacted]", text)
+    text = redact_secret_params(text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[redacted]")

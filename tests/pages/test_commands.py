@@ -8,6 +8,7 @@ import time
 import pytest
 
 from conversations.models import Conversation, Message
+from graph_sandbox import appsecret_proof
 from pages.models import FacebookPage
 from tests.conftest import connect, manage, spawn_manage, stored_state
 from tests.pages.test_sync import assert_matches_truth, expected_counts
@@ -67,6 +68,24 @@ def test_connect_page_with_a_bad_token_exits_nonzero_without_echoing_it(make_gra
     assert "rejected the access token" in refused.stderr
     assert "EAAB-bogus" not in refused.stderr + refused.stdout
     assert not FacebookPage.objects.exists()
+
+
+def test_debug_logs_of_graph_requests_never_show_the_token_or_its_proof(make_graph_sandbox):
+    server = make_graph_sandbox(conversations=5, seed=2, app_secret="app-s3cret")
+    page_id, _, token = server.pages[0]
+
+    done = manage(
+        server,
+        *("connect_page", "--page-id", page_id, "--access-token", token),
+        LOG_LEVEL="DEBUG",
+        FACEBOOK_APP_SECRET="app-s3cret",
+    )
+
+    assert done.returncode == 0, done.stderr
+    # urllib3 logged the request line, with the proof Graph requires in the query redacted.
+    assert "appsecret_proof=[redacted]" in done.stderr
+    for secret in (token, appsecret_proof("app-s3cret", token), "app-s3cret"):
+        assert secret not in done.stderr + done.stdout
 
 
 def test_connect_page_with_a_new_token_clears_needs_reconnect(make_graph_sandbox):
