@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from pages.graph_api import GraphError, TokenError
+from pages.graph_errors import GraphError, TokenError
 from pages.models import FacebookPage
 from pages.sync import client_for
 

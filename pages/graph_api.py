@@ -4,9 +4,9 @@ Contract:
 - Every call carries an explicit API version, a timeout, the token in the Authorization header
   (so no URL we build, log or raise ever holds it) and `appsecret_proof` when an app secret is
   configured.
-- Errors are classified by `error.code` / `error_subcode`, never by HTTP status or text, into
-  the exception classes below. Transient ones are retried with jittered exponential backoff;
-  throttling pauses for `estimated_time_to_regain_access` and retries; the rest are raised.
+- Errors are classified by `error.code` / `error_subcode` into the exception classes of
+  pages.graph_errors. Transient ones are retried with jittered exponential backoff; throttling
+  pauses for `estimated_time_to_regain_access` and retries; the rest are raised.
 - Calls are spaced to the per-Page rate (about 2/s for Conversations) and slowed down as the
   usage headers climb, before Meta starts refusing.
 - A body that is not a JSON object (truncated JSON, an HTML error page) is a transient error,
@@ -36,145 +36,20 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from fbsync.redaction import redact_secret_params
+from pages.graph_errors import (
+    GraphError,
+    RateLimitError,
+    TransientGraphError,
+    as_int,
+    error_from_payload,
+    scrub,
+)
 
 logger = logging.getLogger(__name__)
 
-THROTTLE_CODES = {4, 17, 32, 341, 613, 80001, 80006}
-RECONNECT_CODES = {190, 102, 10}
-TRANSIENT_CODES = {1, 2}
-CONFIGURATION_CODES = {3, 104, 2500}
-POLICY_BLOCK_CODE = 368
-INVALID_PARAMETER_CODE = 100
-
-# Pause when Meta throttles us without saying for how long (graph-api.md §5.3).
-DEFAULT_PAUSE_SECONDS = {
-    80006: 15 * 60,
-    80001: 15 * 60,
-    32: 15 * 60,
-    4: 5 * 60,
-    17: 5 * 60,
-    341: 5 * 60,
-    613: 60,
-}
 MAX_DEFAULT_PAUSE = 60 * 60
 # Usage (percent of the window) → delay before the next call (graph-api.md §5.4).
 USAGE_DELAYS = ((90, 300.0), (75, 5.0), (50, 1.0))
-
-
-class GraphError(Exception):
-    """An error answer from Graph (or no usable answer at all)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: int | None = None,
-        subcode: int | None = None,
-        fbtrace_id: str = "",
-        http_status: int | None = None,
-        user_message: str = "",
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.subcode = subcode
-        self.fbtrace_id = fbtrace_id
-        self.http_status = http_status
-        self.user_message = user_message
-
-    def __str__(self) -> str:
-        parts = [self.message]
-        if self.fbtrace_id:
-            parts.append(f"(fbtrace_id {self.fbtrace_id})")
-        return " ".join(parts)
-
-
-class TransientGraphError(GraphError):
-    """Worth retrying unchanged: codes 1 and 2, `is_transient`, 5xx, timeouts, garbage bodies."""
-
-
-class RateLimitError(GraphError):
-    """Meta (or our own throttle) says: wait `wait_seconds`, then try again. `told` is False
-    when Meta gave no estimate and the wait is our default (which doubles while it repeats)."""
-
-    def __init__(
-        self, message: str, *, wait_seconds: float, told: bool = True, **kwargs: Any
-    ) -> None:
-        super().__init__(message, **kwargs)
-        self.wait_seconds = wait_seconds
-        self.told = told
-
-
-class TokenError(GraphError):
-    """The token is expired, revoked or lacks permissions: the Page must be reconnected."""
-
-
-class ObjectError(GraphError):
-    """Code 100: this object cannot be read. Skip it, or, for a stale cursor, restart the
-    walk. (200–299 come as TokenError; on a single object the engine skips those too.)"""
-
-
-class PolicyBlockError(GraphError):
-    """Code 368: blocked for policy reasons. Stop and alert a human; never hammer."""
-
-
-class GraphConfigurationError(GraphError):
-    """A bug or a setup problem on our side (bad fields syntax, app capability, signature)."""
-
-
-def scrub(text: str, *secrets: str) -> str:
-    """Remove tokens from text that may end up in a log, an exception or a page."""
-    text = redact_secret_params(text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
-
-
-def error_from_payload(
-    payload: dict[str, Any],
-    http_status: int | None,
-    wait_hint_minutes: int = 0,
-    secrets: tuple[str, ...] = (),
-) -> GraphError:
-    """Turn Graph's error envelope into the exception class the caller branches on. Graph
-    sometimes echoes the token in its messages: `secrets` are removed from every text."""
-    error = payload.get("error") or {}
-    code = _as_int(error.get("code"))
-    subcode = _as_int(error.get("error_subcode"))
-    message = scrub(str(error.get("message") or f"Graph error {code}"), *secrets)
-    kwargs: dict[str, Any] = {
-        "code": code,
-        "subcode": subcode,
-        "fbtrace_id": str(error.get("fbtrace_id") or ""),
-        "http_status": http_status,
-        "user_message": scrub(str(error.get("error_user_msg") or ""), *secrets),
-    }
-    if code in THROTTLE_CODES:
-        told = wait_hint_minutes > 0
-        wait = wait_hint_minutes * 60 if told else DEFAULT_PAUSE_SECONDS[code]
-        return RateLimitError(message, wait_seconds=float(wait), told=told, **kwargs)
-    if error.get("is_transient") is True or code in TRANSIENT_CODES:
-        return TransientGraphError(message, **kwargs)
-    if code in RECONNECT_CODES or (code is not None and 200 <= code <= 299):
-        return TokenError(message, **kwargs)
-    if code == INVALID_PARAMETER_CODE:
-        return ObjectError(message, **kwargs)
-    if code == POLICY_BLOCK_CODE:
-        return PolicyBlockError(message, **kwargs)
-    if code in CONFIGURATION_CODES:
-        return GraphConfigurationError(message, **kwargs)
-    if http_status is not None and http_status >= 500:
-        return TransientGraphError(message, **kwargs)
-    return GraphError(message, **kwargs)
-
-
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 @dataclass
@@ -213,9 +88,9 @@ def parse_usage(headers: Iterable[tuple[str, str]], page_id: str | None) -> Usag
                 continue
             usage = usage or Usage()
             for key in ("call_count", "total_cputime", "total_time"):
-                usage.percent = max(usage.percent, _as_int(entry.get(key)) or 0)
+                usage.percent = max(usage.percent, as_int(entry.get(key)) or 0)
             usage.regain_minutes = max(
-                usage.regain_minutes, _as_int(entry.get("estimated_time_to_regain_access")) or 0
+                usage.regain_minutes, as_int(entry.get("estimated_time_to_regain_access")) or 0
             )
     return usage
 

@@ -17,14 +17,8 @@ from typing import Any
 
 from django.db import connections
 
-from pages.graph_api import (
-    BatchRequest,
-    GraphClient,
-    GraphError,
-    PolicyBlockError,
-    RateLimitError,
-    TokenError,
-)
+from pages.graph_api import BatchRequest, GraphClient
+from pages.graph_errors import GraphError, PolicyBlockError, RateLimitError, TokenError
 
 logger = logging.getLogger(__name__)
 

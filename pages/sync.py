@@ -41,8 +41,8 @@ from conversations import ingest
 from conversations.ingest import BadConversationData, ConversationData, KnownConversation
 from pages import runs
 from pages.checkpoint import FOLDERS, Checkpoint, SyncProgress, progress_of
-from pages.graph_api import (
-    GraphClient,
+from pages.graph_api import GraphClient
+from pages.graph_errors import (
     GraphError,
     ObjectError,
     PolicyBlockError,

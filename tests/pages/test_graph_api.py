@@ -11,10 +11,9 @@ import threading
 
 import pytest
 
-from pages.graph_api import (
+from pages.graph_api import BatchRequest, GraphClient, Usage, parse_usage
+from pages.graph_errors import (
     DEFAULT_PAUSE_SECONDS,
-    BatchRequest,
-    GraphClient,
     GraphConfigurationError,
     GraphError,
     ObjectError,
@@ -22,9 +21,7 @@ from pages.graph_api import (
     RateLimitError,
     TokenError,
     TransientGraphError,
-    Usage,
     error_from_payload,
-    parse_usage,
     scrub,
 )
 from tests.conftest import FakeTime
