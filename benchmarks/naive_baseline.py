@@ -13,7 +13,7 @@ The page must be connected already (`manage.py connect_page`). What it does, on 
 It keeps to `FACEBOOK_CALLS_PER_SECOND` with a plain sleep between calls (the old system's
 "graceful rate-limit handling"), and on a throttling error it waits and retries.
 
-Parsing reuses `conversations.ingest.parse_conversation`, so both syncs store the same data and
+Parsing reuses `conversations.parsing.parse_conversation`, so both syncs store the same data and
 the comparison is about fetching and writing only. The last stdout line is JSON.
 """
 
@@ -38,8 +38,8 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from conversations.ingest import parse_conversation  # noqa: E402
 from conversations.models import Contact, Conversation, InteractionEvent, Message  # noqa: E402
+from conversations.parsing import parse_conversation  # noqa: E402
 from pages.models import FacebookPage  # noqa: E402
 from pages.sync import FOLDERS, MESSAGE_FIELDS  # noqa: E402
 

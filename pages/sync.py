@@ -37,8 +37,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from conversations import ingest
-from conversations.ingest import BadConversationData, ConversationData, KnownConversation
+from conversations import ingest, parsing
+from conversations.ingest import KnownConversation
+from conversations.parsing import BadConversationData, ConversationData, MessageData
 from pages import runs
 from pages.checkpoint import FOLDERS, Checkpoint, SyncProgress, progress_of
 from pages.graph_api import GraphClient
@@ -287,7 +288,7 @@ class PageSync:
     def _note_top(self, folder: str, raw: Any) -> None:
         top = raw.get("updated_time") if isinstance(raw, dict) else None
         try:
-            top_time = ingest.parse_time(top)
+            top_time = parsing.parse_time(top)
         except BadConversationData:
             return
         marks = dict(self.cp.marks)
@@ -303,7 +304,7 @@ class PageSync:
 
     def _parse(self, raw: Any, folder: str) -> ConversationData | BadConversation:
         try:
-            return ingest.parse_conversation(raw, self.page.facebook_id, folder)
+            return parsing.parse_conversation(raw, self.page.facebook_id, folder)
         except BadConversationData as exc:
             conversation_id = raw.get("id") if isinstance(raw, dict) else None
             return BadConversation(str(conversation_id or "(no id)"), str(exc))
@@ -355,14 +356,14 @@ class PageSync:
 
     def _new_messages(
         self, conversation: ConversationData, stored: KnownConversation | None
-    ) -> list[ingest.MessageData]:
+    ) -> list[MessageData]:
         """The messages we do not hold yet: for a new conversation its newest page; for a known
         one everything since the last sync, paging long threads until a known message."""
         if stored is None:
             return conversation.messages
         batch = conversation.messages
         cursor = conversation.older_messages_cursor
-        new: list[ingest.MessageData] = []
+        new: list[MessageData] = []
         while True:
             known_ids = ingest.known_message_ids(self.page.pk, [m.facebook_id for m in batch])
             for message in batch:  # newest first
@@ -376,7 +377,7 @@ class PageSync:
                 f"{conversation.facebook_id}/messages",
                 {"fields": MESSAGE_FIELDS, "limit": OLDER_MESSAGES_PAGE_SIZE, "after": cursor},
             )
-            batch, cursor = ingest.parse_messages_page(response, self.page.facebook_id)
+            batch, cursor = parsing.parse_messages_page(response, self.page.facebook_id)
 
     def _commit(
         self, conversation: ConversationData, *, outcome: str | None, work: Callable[[], Any]

@@ -4,14 +4,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from conversations.ingest import (
+from conversations.ingest import ingest_conversation
+from conversations.models import Contact, Conversation, InteractionEvent, Message
+from conversations.parsing import (
     BadConversationData,
-    ingest_conversation,
     parse_attachments,
     parse_conversation,
     parse_message,
 )
-from conversations.models import Contact, Conversation, InteractionEvent, Message
 from pages.models import FacebookPage
 
 PAGE_ID = "10000000000000001"

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 import pytest
 from django.conf import settings as django_settings
 
-from conversations.ingest import parse_time
 from conversations.models import Contact, Conversation, InteractionEvent, Message
+from conversations.parsing import parse_time
 from pages.models import FacebookPage, SyncRun
 from pages.sync import FOLDERS
 from tests.conftest import FakeTime, connect, point_settings_at, stored_state, sync
