@@ -25,7 +25,6 @@ conversations. It imports no UI code.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -34,14 +33,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from conversations import ingest, parsing
 from conversations.ingest import KnownConversation
 from conversations.parsing import BadConversationData, ConversationData, MessageData
 from pages import runs
-from pages.checkpoint import FOLDERS, Checkpoint, SyncProgress, progress_of
+from pages.checkpoint import FOLDERS, Checkpoint, SyncProgress
 from pages.graph_api import GraphClient
 from pages.graph_errors import (
     GraphError,
@@ -53,6 +51,7 @@ from pages.graph_errors import (
 from pages.listing import ConversationLists
 from pages.models import FacebookPage, SyncRun
 from pages.rate_limit import call_spacing_for
+from pages.recorder import HEARTBEAT_EVERY_SECONDS, RunRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +61,6 @@ MESSAGE_FIELDS = (
     "sticker,shares{link,name,description}"
 )
 OLDER_MESSAGES_PAGE_SIZE = 100
-HEARTBEAT_EVERY_SECONDS = 5.0
-RUN_ROW_EVERY_SECONDS = 0.2
 
 
 class SyncStopped(Exception):
@@ -89,21 +86,28 @@ class PageSync:
         self.run = run
         self.page: FacebookPage = run.page
         self.client = client
-        self.on_progress = on_progress or (lambda progress: None)
         self.should_stop = should_stop or (lambda: False)
         self.overlap = timedelta(seconds=settings.SYNC_INCREMENTAL_OVERLAP_SECONDS)
         self.fields = conversation_fields(settings.SYNC_MESSAGES_PER_CONVERSATION)
-        self.cp = self._initial_checkpoint()
-        self.problems: list[dict[str, str]] = list(run.problems or [])
+        self.record = RunRecorder(
+            run,
+            self.page,
+            self._initial_checkpoint(),
+            graph_calls=lambda: client.calls,
+            on_progress=on_progress or (lambda progress: None),
+        )
         self.lists = ConversationLists(
             client,
             self.page.facebook_id,
             fields=self.fields,
             page_size=settings.SYNC_PAGE_SIZE,
-            before_wait=self._flush_progress,
+            before_wait=self.record.flush,
         )
-        self._owner_thread = threading.get_ident()
-        self._last_heartbeat = 0.0
+
+    @property
+    def cp(self) -> Checkpoint:
+        """Where the run is (kept and saved by the recorder)."""
+        return self.record.cp
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -127,8 +131,8 @@ class PageSync:
         status, message = SyncRun.Status.FAILED, "The sync stopped on an internal error."
         try:
             runs.claim(self.run)
-            self._save_checkpoint(self.cp)
-            self._report()
+            self.record.save(self.cp)
+            self.record.report()
             if self.cp.phase == "walk":
                 if (self.cp.folderIndex, self.cp.after) == (0, None):
                     self.lists.prefetch_tops(
@@ -136,7 +140,7 @@ class PageSync:
                     )
                 while self.cp.folderIndex < len(FOLDERS):
                     self._walk_folder(self.cp.folder)
-                self._advance(phase="closing", folderIndex=0, after=None)
+                self.record.advance(phase="closing", folderIndex=0, after=None)
             self._close_walks()
             status, message = SyncRun.Status.COMPLETE, self._summary()
         except SyncStopped:
@@ -177,27 +181,8 @@ class PageSync:
         finally:
             # Always record the final state, whatever ended the run.
             self.lists.close()
-            self._finish(status, message)
+            self.record.finish(status, message)
         return self.run
-
-    def _finish(self, status: str, message: str) -> None:
-        now = timezone.now()
-        cp = replace(self.cp, status=status, message=message, timestamp=now.isoformat())
-        with transaction.atomic():
-            page_updates: dict[str, Any] = {"sync_checkpoint": cp.to_json()}
-            if status == SyncRun.Status.COMPLETE:
-                page_updates["high_water_marks"] = {**self.page.high_water_marks, **cp.marks}
-                page_updates["last_synced_at"] = now
-                if cp.mode == SyncRun.Mode.FULL:
-                    page_updates["full_sync_completed_at"] = now
-            FacebookPage.objects.filter(pk=self.page.pk).update(**page_updates)
-            self.run.status = status
-            self.run.error = "" if status == SyncRun.Status.COMPLETE else message
-            self.run.finished_at = None if status == SyncRun.Status.PAUSED else now
-            self._copy_counters(cp)
-            self.run.save()
-        self.cp = cp
-        self._report(message)
 
     def _summary(self) -> str:
         cp = self.cp
@@ -214,7 +199,7 @@ class PageSync:
         if self.cp.mode == SyncRun.Mode.INCREMENTAL and mark:
             stop_at = datetime.fromisoformat(mark) - self.overlap
         self._walk(folder, stop_at=stop_at, inclusive_stop=True)
-        self._advance(folderIndex=self.cp.folderIndex + 1, after=None)
+        self.record.advance(folderIndex=self.cp.folderIndex + 1, after=None)
 
     def _close_walks(self) -> None:
         """The closing pass: from the top of every folder down to the first conversation its
@@ -229,7 +214,7 @@ class PageSync:
             top = self.cp.folderTops.get(folder)
             if top:
                 self._walk(folder, stop_at=datetime.fromisoformat(top), inclusive_stop=False)
-            self._advance(folderIndex=self.cp.folderIndex + 1, after=None)
+            self.record.advance(folderIndex=self.cp.folderIndex + 1, after=None)
 
     def _walk(self, folder: str, *, stop_at: datetime | None, inclusive_stop: bool) -> int:
         """Walk a folder from the checkpoint's cursor; returns how many pages it fetched."""
@@ -264,7 +249,7 @@ class PageSync:
                 self._process(conversation, known)
             if not has_next:
                 return pages
-            self._advance(after=after)
+            self.record.advance(after=after)
 
     def _fetch_conversations(self, folder: str) -> dict[str, Any]:
         after = self.cp.after
@@ -276,14 +261,8 @@ class PageSync:
             # Cursors go stale: restart the folder from the top. The pass id makes the
             # conversations already covered cheap repeats.
             logger.info("Stale cursor for page %s folder %s; restarting", self.page.pk, folder)
-            self._advance(after=None)
+            self.record.advance(after=None)
             return self.lists.fetch(folder, None)
-
-    def _flush_progress(self) -> None:
-        """Bring the run row and the live displays up to date before a wait, so they never
-        lag behind the checkpoint while the engine is idle."""
-        self._save_checkpoint(self.cp)
-        self._report(flush=True)
 
     def _note_top(self, folder: str, raw: Any) -> None:
         top = raw.get("updated_time") if isinstance(raw, dict) else None
@@ -298,7 +277,7 @@ class PageSync:
         changes: dict[str, Any] = {"marks": marks}
         if self.cp.phase == "walk" and folder not in self.cp.folderTops:
             changes["folderTops"] = {**self.cp.folderTops, folder: top_time.isoformat()}
-        self._advance(**changes)
+        self.record.advance(**changes)
 
     # -- one conversation -----------------------------------------------------------------
 
@@ -313,15 +292,16 @@ class PageSync:
         self, conversation: ConversationData | BadConversation, known: dict[str, KnownConversation]
     ) -> None:
         if isinstance(conversation, BadConversation):
-            self._record_problem(conversation.facebook_id, conversation.error)
+            self.record.record_problem(conversation.facebook_id, conversation.error)
             return
         stored = known.get(conversation.facebook_id)
         repeat = stored is not None and stored.sync_pass == self.cp.passId
         if repeat and not ingest.has_changed(stored, conversation):
             return  # already counted in this pass and nothing new
         if stored and not repeat and not ingest.has_changed(stored, conversation):
-            self._commit(
-                conversation,
+            self.record.commit_conversation(
+                conversation.facebook_id,
+                conversation.contact_name,
                 outcome="skipped",
                 work=lambda: ingest.mark_unchanged(stored, self.cp.passId),
             )
@@ -329,11 +309,11 @@ class PageSync:
         try:
             new_messages = self._new_messages(conversation, stored)
         except (ObjectError, BadConversationData) as exc:
-            self._record_problem(conversation.facebook_id, str(exc))
+            self.record.record_problem(conversation.facebook_id, str(exc))
             return
         except TokenError as exc:
             if exc.code is not None and 200 <= exc.code <= 299:
-                self._record_problem(conversation.facebook_id, str(exc))
+                self.record.record_problem(conversation.facebook_id, str(exc))
                 return
             raise
 
@@ -352,7 +332,9 @@ class PageSync:
             outcome = "inserted"
         else:
             outcome = "updated"
-        self._commit(conversation, outcome=outcome, work=work)
+        self.record.commit_conversation(
+            conversation.facebook_id, conversation.contact_name, outcome=outcome, work=work
+        )
 
     def _new_messages(
         self, conversation: ConversationData, stored: KnownConversation | None
@@ -379,105 +361,11 @@ class PageSync:
             )
             batch, cursor = parsing.parse_messages_page(response, self.page.facebook_id)
 
-    def _commit(
-        self, conversation: ConversationData, *, outcome: str | None, work: Callable[[], Any]
-    ) -> None:
-        with transaction.atomic():
-            result = work()
-            changes: dict[str, Any] = {
-                "lastSyncedId": conversation.facebook_id,
-                "lastSyncedName": conversation.contact_name or "Unknown user",
-            }
-            if outcome == "updated" and result is not None and not result.changed:
-                outcome = "skipped"
-            if outcome is not None:
-                changes["current"] = self.cp.current + 1
-                changes[outcome] = getattr(self.cp, outcome) + 1
-                if self.cp.total is not None and changes["current"] > self.cp.total:
-                    changes["total"] = changes["current"]
-            if isinstance(result, ingest.IngestResult):
-                changes["eventsCreated"] = self.cp.eventsCreated + result.events_created
-            cp = replace(self.cp, **changes, timestamp=timezone.now().isoformat())
-            self._save_checkpoint(cp, run_row=False)
-        self.cp = cp
-        self._report()
-
-    def _record_problem(self, conversation_id: str, error: str) -> None:
-        """Skip a conversation we cannot read or store, once per pass (the closing pass or a
-        resume may meet it again)."""
-        logger.warning("Skipping conversation %s: %s", conversation_id, error)
-        if conversation_id in self.cp.problemIds:
-            return
-        self.problems.append({"id": conversation_id, "error": error[:500]})
-        with transaction.atomic():
-            cp = replace(
-                self.cp,
-                current=self.cp.current + 1,
-                skipped=self.cp.skipped + 1,
-                lastSyncedId=conversation_id,
-                problemIds=[*self.cp.problemIds, conversation_id],
-                timestamp=timezone.now().isoformat(),
-            )
-            self._save_checkpoint(cp)
-        self.cp = cp
-        self._report()
-
     # -- persistence and reporting ----------------------------------------------------------
-
-    def _advance(self, **changes: Any) -> None:
-        cp = replace(self.cp, **changes, timestamp=timezone.now().isoformat())
-        self._save_checkpoint(cp)
-        self.cp = cp
-
-    def _save_checkpoint(self, cp: Checkpoint, *, run_row: bool = True) -> None:
-        """Write the checkpoint (inside the caller's transaction) and, unless it was written
-        less than RUN_ROW_EVERY_SECONDS ago, the run's counters and heartbeat. The checkpoint
-        is what a resume trusts; the run row is for display and liveness, and writing it for
-        every conversation would cost a fifth of the sync's time."""
-        FacebookPage.objects.filter(pk=self.page.pk).update(sync_checkpoint=cp.to_json())
-        self._copy_counters(cp)
-        if not run_row and time.monotonic() - self._last_heartbeat < RUN_ROW_EVERY_SECONDS:
-            return
-        self.run.heartbeat_at = timezone.now()
-        self.run.problems = self.problems
-        self.run.graph_calls = self.client.calls
-        SyncRun.objects.filter(pk=self.run.pk).update(
-            **cp.run_counters(),
-            heartbeat_at=self.run.heartbeat_at,
-            problems=self.problems,
-            graph_calls=self.client.calls,
-        )
-        self._last_heartbeat = time.monotonic()
-
-    def _copy_counters(self, cp: Checkpoint) -> None:
-        run = self.run
-        for name, value in cp.run_counters().items():
-            setattr(run, name, value)
-        run.graph_calls = self.client.calls
-        run.problems = self.problems
-
-    def heartbeat(self) -> None:
-        """Keep the run visibly alive during long waits (called by the sleep wrapper; a no-op
-        in the read-ahead thread, which never touches the database)."""
-        if threading.get_ident() != self._owner_thread:
-            return
-        if time.monotonic() - self._last_heartbeat >= HEARTBEAT_EVERY_SECONDS:
-            SyncRun.objects.filter(pk=self.run.pk).update(heartbeat_at=timezone.now())
-            self._last_heartbeat = time.monotonic()
-
-    def in_owner_thread(self) -> bool:
-        return threading.get_ident() == self._owner_thread
 
     def _check_stop(self) -> None:
         if self.should_stop():
             raise SyncStopped()
-
-    def _report(self, message: str = "", *, flush: bool = False) -> None:
-        try:
-            self.on_progress(progress_of(self.run, self.cp, message, flush=flush))
-        except Exception:
-            # Reporting never fails a sync.
-            logger.exception("Progress callback failed")
 
 
 @dataclass
@@ -537,8 +425,8 @@ def run_sync(
             step = min(remaining, HEARTBEAT_EVERY_SECONDS)
             sleep(step)
             remaining -= step
-            if sync is not None and sync.in_owner_thread():
-                sync.heartbeat()
+            if sync is not None and sync.record.in_owner_thread():
+                sync.record.heartbeat()
                 if remaining > 0 and sync.should_stop():
                     raise SyncStopped()
 
