@@ -13,13 +13,11 @@ random transient error → handler. Rate-limit accounting (documented decision):
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import hmac
 import random
 import secrets
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +30,7 @@ from .errors import GraphError
 from .faults import FaultConfig, FaultQueue, PageMeter
 from .faults import now as monotonic
 from .fields import parse_fields
-
-STAT_KINDS = ("page", "conversations", "messages", "conversation", "batch", "batch_items")
+from .stats import RequestStats
 
 
 def trace_id() -> str:
@@ -81,7 +78,7 @@ class Sandbox:
         self.expired: set[str] = set()
         self.fault_rng = random.Random(f"{seed}:faults")
         self._mutations = 0
-        self.reset_stats()
+        self.request_stats = RequestStats()
 
     # -- convenience ------------------------------------------------------------------------
 
@@ -253,7 +250,7 @@ class Sandbox:
                     self.config.hourly_call_budget, t
                 )
                 result.usage = {usage_page.id: [{"type": "messenger", **usage}]}
-            self._record(req, kind, usage_page, result, in_batch)
+            self.request_stats.record(req, kind, usage_page, result, in_batch)
         return result
 
     def batch_usage(self, token: str | None) -> dict[str, Any]:
@@ -266,66 +263,19 @@ class Sandbox:
 
     # -- stats ------------------------------------------------------------------------------
 
-    def _record(
-        self, req: Request, kind: str, page: Page | None, result: Result, in_batch: bool
-    ) -> None:
-        pid = page.id if page else None
-        counts = self._counts[pid]
-        counts[kind] += 1
-        counts["total"] += 1
-        error_code = None
-        if isinstance(result.body, dict) and "error" in result.body:
-            error_code = result.body["error"]["code"]
-        if result.status >= 400 or error_code is not None or result.transport or result.null:
-            counts["errors"] += 1
-        if in_batch:
-            counts["batch_items"] += 1
-        params = {
-            k: req.params[k] for k in ("folder", "after", "before", "limit") if k in req.params
-        }
-        self._recent.append(
-            {
-                "kind": kind,
-                "path": req.path,
-                "version": req.version,
-                "params": params,
-                "status": result.status,
-                "error_code": error_code,
-                "fault": result.transport
-                or req.fault
-                or ("batch_timeout" if result.null else None),
-                "page_id": pid,
-                "in_batch": in_batch,
-                "time": time.time(),
-            }
-        )
-
     def record_batch(self, token: str | None) -> None:
         with self.lock:
             page = self.dataset.page_of_token(token) if token else None
-            self._counts[page.id if page else None]["batch"] += 1
+            self.request_stats.record_batch(page.id if page else None)
 
     def reset_stats(self) -> None:
-        with getattr(self, "lock", threading.RLock()):
-            self._counts: dict[str | None, collections.Counter[str]] = collections.defaultdict(
-                collections.Counter
-            )
-            self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
+        with self.lock:
+            self.request_stats = RequestStats()
 
     def stats(self, page_id: str | None = None) -> dict[str, Any]:
         """Counts of API calls by kind (batch items included under their own kind too)."""
         with self.lock:
-            total: collections.Counter[str] = collections.Counter()
-            for pid, counts in self._counts.items():
-                if page_id is None or pid == str(page_id):
-                    total.update(counts)
-            out: dict[str, Any] = {k: total[k] for k in (*STAT_KINDS, "unknown")}
-            out["total"] = total["total"]
-            out["errors"] = total["errors"]
-            out["requests"] = [
-                dict(r) for r in self._recent if page_id is None or r["page_id"] == str(page_id)
-            ]
-            return out
+            return self.request_stats.summary(page_id)
 
     # -- control ----------------------------------------------------------------------------
 
