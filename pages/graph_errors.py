@@ -10,7 +10,8 @@ from fbsync.redaction import redact_secret_params
 
 THROTTLE_CODES = {4, 17, 32, 341, 613, 80001, 80006}
 RECONNECT_CODES = {190, 102, 10}
-TRANSIENT_CODES = {1, 2}
+UNKNOWN_ERROR_CODE = 1  # also Graph's "please reduce the amount of data you're asking for"
+TRANSIENT_CODES = {UNKNOWN_ERROR_CODE, 2}
 CONFIGURATION_CODES = {3, 104, 2500}
 POLICY_BLOCK_CODE = 368
 INVALID_PARAMETER_CODE = 100

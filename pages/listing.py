@@ -18,7 +18,14 @@ from typing import Any
 from django.db import connections
 
 from pages.graph_api import BatchRequest, GraphClient
-from pages.graph_errors import GraphError, PolicyBlockError, RateLimitError, TokenError
+from pages.graph_errors import (
+    UNKNOWN_ERROR_CODE,
+    GraphError,
+    PolicyBlockError,
+    RateLimitError,
+    TokenError,
+    TransientGraphError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +61,30 @@ class ConversationLists:
         return self._take_read_ahead(folder, after) or self.fetch(folder, after)
 
     def fetch(self, folder: str, after: str | None) -> dict[str, Any]:
-        params = {
-            "platform": "messenger",
-            "folder": folder,
-            "fields": self.fields,
-            "limit": self.page_size,
-        }
-        if after:
-            params["after"] = after
-        return self.client.get(f"{self.page_id}/conversations", params)
+        while True:
+            params = {
+                "platform": "messenger",
+                "folder": folder,
+                "fields": self.fields,
+                "limit": self.page_size,
+            }
+            if after:
+                params["after"] = after
+            try:
+                return self.client.get(f"{self.page_id}/conversations", params)
+            except TransientGraphError as exc:
+                # Code 1 that outlasts the client's retries usually means "reduce the amount
+                # of data you're asking for" (graph-api.md §6, §12.12): ask for fewer
+                # conversations per page, for the rest of the run. Cursors stay valid.
+                if exc.code != UNKNOWN_ERROR_CODE or self.page_size == 1:
+                    raise
+                self.page_size = max(1, self.page_size // 2)
+                logger.warning(
+                    "Graph keeps failing with code 1 on page %s: asking for %d conversations "
+                    "per page",
+                    self.page_id,
+                    self.page_size,
+                )
 
     def read_ahead(self, folder: str, after: str) -> None:
         def fetch() -> dict[str, Any]:

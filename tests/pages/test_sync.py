@@ -233,6 +233,22 @@ def test_transient_faults_complete_with_the_right_data(make_graph_sandbox, setti
     assert_matches_truth(page, server.sandbox.truth(page.facebook_id))
 
 
+def test_too_much_data_asks_for_smaller_pages_and_completes(page, sandbox, settings):
+    # 100 conversations × 50 nested messages is more than Graph serves in one answer: it
+    # says code 1, "please reduce the amount of data you're asking for", however often asked.
+    settings.SYNC_PAGE_SIZE = 100
+    settings.SYNC_MESSAGES_PER_CONVERSATION = 50
+    settings.FACEBOOK_MAX_RETRIES = 2
+
+    run = sync(page)
+
+    assert run.status == SyncRun.Status.COMPLETE
+    assert_matches_truth(page, truth_of(sandbox, page), newest=50)
+    lists = [r for r in sandbox.sandbox.stats()["requests"] if r["kind"] == "conversations"]
+    assert {r["params"]["limit"] for r in lists if r["error_code"] == 1} == {"100"}
+    assert {r["params"]["limit"] for r in lists if r["error_code"] is None} == {"50"}
+
+
 @pytest.mark.parametrize("code", [4, 17, 32, 341, 613, 80001, 80006])
 def test_rate_limit_error_waits_as_told_and_continues(page, sandbox, code):
     sandbox.sandbox.inject("rate_limit", code=code, estimated_minutes=3, after_calls=2)
