@@ -18,8 +18,8 @@ Shape of a run:
   are the tops seen when it walked each folder; they are stored only when the run completes.
 
 Entry points (CLI, task, schedule) create a SyncRun (pages.runs), build a client and call
-`run_sync`; the engine reports through `on_progress` and polls `should_stop` between
-conversations. It imports no UI code.
+`run_sync`; the engine saves and reports through its recorder (pages.recorder, which calls
+`on_progress`) and polls `should_stop` between conversations. It imports no UI code.
 """
 
 from __future__ import annotations
