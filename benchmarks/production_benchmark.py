@@ -26,7 +26,6 @@ import argparse
 import html
 import json
 import os
-import platform
 import re
 import signal
 import socket
@@ -43,12 +42,12 @@ import requests
 from sync_benchmark import (
     MANAGE,
     PYTHON,
-    RESULTS,
     ROOT,
     Sandbox,
     Workspace,
     run_measured,
     sandbox,
+    write_report,
 )
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -297,12 +296,9 @@ def scenario_db(n: int, profile: bool = False) -> dict:
     with sandbox(n, seed=11) as sb:
         for name, (postgres, env) in DB_VARIANTS.items():
             print(f"  db: {name} ...", flush=True)
-            ws = Workspace(sb, calls_per_second=0, postgres=postgres, env=env)
-            try:
+            with Workspace(sb, calls_per_second=0, postgres=postgres, env=env) as ws:
                 r = ws.sync(f"db_{name}", profile=profile)
                 r["db_rows"] = ws.counts()
-            finally:
-                ws.close()
             out[name] = r
     return out
 
@@ -596,23 +592,11 @@ def main() -> None:
             results[key] = run()
             results[key]["loadavg_1min_before_after"] = [load_before, os.getloadavg()[0]]
             print(f"  done in {time.perf_counter() - t:.0f} s", flush=True)
-    report = {
-        "when": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "quick": quick,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "total_s": round(time.perf_counter() - started, 1),
-        "scenarios": results,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
     name = args.out or ("production-quick" if quick else "production")
-    out = RESULTS / f"{name}{'-profiled' if args.profile else ''}.json"
-    out.write_text(json.dumps(report, indent=2, default=str))
+    name += "-profiled" if args.profile else ""
+    out, total_s = write_report(name, results, started, quick=quick)
     print(table(results))
-    print(f"\nJSON: {out.relative_to(ROOT)}   ({report['total_s']} s in all)")
+    print(f"\nJSON: {out.relative_to(ROOT)}   ({total_s} s in all)")
 
 
 if __name__ == "__main__":

@@ -285,6 +285,12 @@ class Workspace:
             stdout=subprocess.DEVNULL,
         )
 
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
         if self.pg_name:
@@ -388,18 +394,12 @@ def folder_sizes(sb: Sandbox) -> dict[str, int]:
 
 def scenario_a(n: int, profile: bool) -> dict[str, Any]:
     with sandbox(n) as sb:
-        ws = Workspace(sb, calls_per_second=0)
-        try:
+        with Workspace(sb, calls_per_second=0) as ws:
             ours = ws.sync("a_ours", profile=profile)
             ours["db_rows"] = ws.counts()
-        finally:
-            ws.close()
-        ws = Workspace(sb, calls_per_second=0)
-        try:
+        with Workspace(sb, calls_per_second=0) as ws:
             naive = ws.naive("a_naive", profile=profile)
             naive["db_rows"] = ws.counts()
-        finally:
-            ws.close()
     return {
         "conversations": n,
         "ours": ours,
@@ -413,16 +413,10 @@ def scenario_a(n: int, profile: bool) -> dict[str, Any]:
 def scenario_b(n: int, naive_sample: int, profile: bool) -> dict[str, Any]:
     with sandbox(n, latency_ms=100, rate_limit=REAL_RATE) as sb:
         sizes = folder_sizes(sb)
-        ws = Workspace(sb, calls_per_second=REAL_RATE)
-        try:
+        with Workspace(sb, calls_per_second=REAL_RATE) as ws:
             ours = ws.sync("b_ours", profile=profile)
-        finally:
-            ws.close()
-        ws = Workspace(sb, calls_per_second=REAL_RATE)
-        try:
+        with Workspace(sb, calls_per_second=REAL_RATE) as ws:
             naive = ws.naive("b_naive_sample", limit=naive_sample, profile=profile)
-        finally:
-            ws.close()
     ceiling = REAL_RATE * PAGE_SIZE
     calls = ours["graph"]["quota_calls"]
     rejected = ours["graph"]["throttled_any"]
@@ -467,13 +461,9 @@ def scenario_b(n: int, naive_sample: int, profile: bool) -> dict[str, Any]:
 
 
 def scenario_c(n: int, profile: bool) -> dict[str, Any]:
-    with sandbox(n) as sb:
-        ws = Workspace(sb, calls_per_second=0)
-        try:
-            full = ws.sync("c_full", profile=profile)
-            incremental = ws.sync("c_incremental", profile=profile)
-        finally:
-            ws.close()
+    with sandbox(n) as sb, Workspace(sb, calls_per_second=0) as ws:
+        full = ws.sync("c_full", profile=profile)
+        incremental = ws.sync("c_incremental", profile=profile)
     g = incremental["graph"]
     return {
         "conversations": n,
@@ -488,13 +478,9 @@ def scenario_c(n: int, profile: bool) -> dict[str, Any]:
 
 
 def scenario_d(n: int, profile: bool) -> dict[str, Any]:
-    with sandbox(n) as sb:
-        ws = Workspace(sb, calls_per_second=0)
-        try:
-            ours = ws.sync("d_ours", profile=profile)
-            ours["db_rows"] = ws.counts()
-        finally:
-            ws.close()
+    with sandbox(n) as sb, Workspace(sb, calls_per_second=0) as ws:
+        ours = ws.sync("d_ours", profile=profile)
+        ours["db_rows"] = ws.counts()
     return {
         "conversations": n,
         "ours": ours,
@@ -633,6 +619,26 @@ def profile_summary(path: str, limit: int = 25) -> str:
     return buffer.getvalue()
 
 
+def write_report(name: str, results: dict, started: float, **flags: Any) -> tuple[Path, float]:
+    """Save the results with the machine they ran on as results/<name>.json."""
+    total_s = round(time.perf_counter() - started, 1)
+    report = {
+        "when": datetime.now().astimezone().isoformat(timespec="seconds"),
+        **flags,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "total_s": total_s,
+        "scenarios": results,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.json"
+    out.write_text(json.dumps(report, indent=2, default=str))
+    return out, total_s
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1/10 of the sizes (smoke run)")
@@ -660,25 +666,12 @@ def main() -> None:
             # Other work on the machine skews CPU-bound figures: keep the load next to them.
             results[key]["loadavg_1min_before_after"] = [load_before, os.getloadavg()[0]]
             print(f"  done in {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
-    report = {
-        "when": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "quick": args.quick,
-        "profiled": args.profile,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "total_s": round(time.perf_counter() - started, 1),
-        "scenarios": results,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / ("latest-profiled.json" if args.profile else "latest.json")
-    out.write_text(json.dumps(report, indent=2, default=str))
+    name = "latest-profiled" if args.profile else "latest"
+    out, total_s = write_report(name, results, started, quick=args.quick, profiled=args.profile)
     print(table(results))
     if args.profile:
         print("\n(profiled run: timings include cProfile overhead)")
-    print(f"\nJSON: {out.relative_to(ROOT)}   ({report['total_s']} s in all)")
+    print(f"\nJSON: {out.relative_to(ROOT)}   ({total_s} s in all)")
 
 
 if __name__ == "__main__":
