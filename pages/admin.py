@@ -30,16 +30,6 @@ class FacebookPageAdmin(admin.ModelAdmin):
     list_filter = ("token_status",)
     search_fields = ("name", "facebook_id")
     # The encrypted token is not editable and never listed here: it is set by connecting.
-    fields = (
-        "facebook_id",
-        "name",
-        "token_status",
-        "token_error",
-        "full_sync_completed_at",
-        "last_synced_at",
-        "checkpoint",
-        "marks",
-    )
     readonly_fields = (
         "token_status",
         "token_error",
@@ -48,6 +38,7 @@ class FacebookPageAdmin(admin.ModelAdmin):
         "checkpoint",
         "marks",
     )
+    fields = ("facebook_id", "name", *readonly_fields)
     inlines = [SyncRunInline]
     actions = ["sync_now", "resume_sync", "clear_checkpoint"]
 

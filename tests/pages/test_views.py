@@ -269,3 +269,14 @@ def test_page_list_shows_pages_with_counts(staff_client, sandbox):
     html = staff_client.get(reverse("pages:list")).content.decode()
     assert page.name in html
     assert "Sync from Facebook" in html
+
+
+def test_login_with_a_wrong_password_shows_the_error_in_the_form(client, db):
+    response = client.post(reverse("login"), {"username": "staff", "password": "wrong"})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'role="alert"' in html
+    assert "Please enter a correct username and password" in html
+    assert 'name="username"' in html
+    assert 'name="password"' in html
