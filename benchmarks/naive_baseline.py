@@ -41,7 +41,7 @@ from django.conf import settings  # noqa: E402
 from conversations.models import Contact, Conversation, InteractionEvent, Message  # noqa: E402
 from conversations.parsing import parse_conversation  # noqa: E402
 from pages.models import FacebookPage  # noqa: E402
-from pages.sync import FOLDERS, MESSAGE_FIELDS  # noqa: E402
+from pages.sync.engine import FOLDERS, MESSAGE_FIELDS  # noqa: E402
 
 THROTTLE_CODES = {4, 17, 32, 341, 613, 80001, 80006}
 CONVERSATION_FIELDS = (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from pages.graph_errors import GraphError, TokenError
+from pages.graph.errors import GraphError, TokenError
 from pages.models import FacebookPage
-from pages.sync import client_for
+from pages.sync.engine import client_for
 
 
 class ConnectError(Exception):

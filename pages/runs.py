@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from pages.checkpoint import Checkpoint
 from pages.models import FacebookPage, SyncRun
+from pages.sync.checkpoint import Checkpoint
 
 logger = logging.getLogger(__name__)
 

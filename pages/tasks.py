@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from pages import progress
 from pages.models import SyncRun
-from pages.sync import SyncProgress, SyncStopped, run_sync
+from pages.sync.engine import SyncProgress, SyncStopped, run_sync
 
 CANCEL_CHECK_SECONDS = 0.5
 

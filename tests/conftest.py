@@ -15,7 +15,7 @@ from django.db import connection
 from conversations.models import Conversation, InteractionEvent, Message
 from pages.models import FacebookPage, SyncRun
 from pages.runs import create_run
-from pages.sync import run_sync
+from pages.sync.engine import run_sync
 
 pytest_plugins = ["graph_sandbox.pytest_plugin"]
 

@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
-from pages.graph_api import BatchRequest, GraphClient, Usage, parse_usage
-from pages.graph_errors import (
+from pages.graph.client import BatchRequest, GraphClient, Usage, parse_usage
+from pages.graph.errors import (
     DEFAULT_PAUSE_SECONDS,
     GraphConfigurationError,
     GraphError,
@@ -361,7 +361,7 @@ TRANSIENT_FAULTS = [
 
 @pytest.mark.parametrize(("kind", "message", "status"), TRANSIENT_FAULTS)
 def test_get_transient_fault_is_retried_then_succeeds(server, caplog, kind, message, status):
-    caplog.set_level(logging.INFO, logger="pages.graph_api")
+    caplog.set_level(logging.INFO, logger="pages.graph.client")
     fake = FakeTime()
     client = make_client(server, fake)
     server.sandbox.inject(kind, count=2)
@@ -807,7 +807,7 @@ def leaked(token: str, records: list[logging.LogRecord]) -> list[str]:
 def test_token_absent_from_logs_and_errors_across_outcomes(make_graph_sandbox, caplog):
     server = make_graph_sandbox(conversations=3, app_secret="s3cret")
     page_id, _, token = server.pages[0]
-    caplog.set_level(logging.DEBUG, logger="pages.graph_api")
+    caplog.set_level(logging.DEBUG, logger="pages.graph.client")
     caplog.set_level(logging.DEBUG, logger="urllib3")
     fake = FakeTime()
     client = make_client(server, fake, app_secret="s3cret", max_attempts=2)
@@ -843,7 +843,7 @@ def test_token_absent_from_logs_and_errors_across_outcomes(make_graph_sandbox, c
 
 def test_token_absent_from_connection_error_and_logs(caplog):
     token = "EAABsupersecrettoken42"
-    caplog.set_level(logging.DEBUG, logger="pages.graph_api")
+    caplog.set_level(logging.DEBUG, logger="pages.graph.client")
     caplog.set_level(logging.DEBUG, logger="urllib3")
     fake = FakeTime()
     client = GraphClient(
@@ -866,7 +866,7 @@ def test_token_absent_from_connection_error_and_logs(caplog):
     assert error.__cause__ is None
     assert error.__suppress_context__ is True
     assert leaked(token, caplog.records) == []
-    assert [r.getMessage() for r in caplog.records if r.name == "pages.graph_api"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "pages.graph.client"] == [
         "Retrying Graph call after: Could not reach Graph: ConnectionError"
     ]
 

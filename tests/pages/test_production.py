@@ -9,9 +9,9 @@ import pytest
 from django.db.models import Count
 
 from conversations.models import Conversation, InteractionEvent, Message
-from pages.graph_api import GraphClient
+from pages.graph.client import GraphClient
+from pages.graph.rate_limit import DatabaseCallSpacing, RedisCallSpacing, _redis_client
 from pages.models import FacebookPage, SyncRun
-from pages.rate_limit import DatabaseCallSpacing, RedisCallSpacing, _redis_client
 from pages.runs import STOPPED_UNEXPECTEDLY, create_run
 from pages.tasks import sync_page_task
 from tests.conftest import connect, spawn_manage

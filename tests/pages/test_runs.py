@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from pages.checkpoint import Checkpoint
 from pages.models import SyncRun
 from pages.runs import STOPPED_UNEXPECTEDLY, reap_stale_runs, this_host
+from pages.sync.checkpoint import Checkpoint
 
 pytestmark = pytest.mark.django_db
 

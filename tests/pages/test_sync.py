@@ -8,7 +8,7 @@ from django.conf import settings as django_settings
 from conversations.models import Contact, Conversation, InteractionEvent, Message
 from conversations.parsing import parse_time
 from pages.models import FacebookPage, SyncRun
-from pages.sync import FOLDERS
+from pages.sync.engine import FOLDERS
 from tests.conftest import FakeTime, connect, point_settings_at, stored_state, sync
 
 NEWEST = 25

@@ -8,7 +8,7 @@ from tqdm import tqdm
 from pages import progress
 from pages.models import FacebookPage, SyncRun
 from pages.runs import SyncAlreadyRunning, create_run
-from pages.sync import SyncProgress, SyncStopped, run_sync
+from pages.sync.engine import SyncProgress, SyncStopped, run_sync
 
 
 class Command(BaseCommand):

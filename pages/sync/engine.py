@@ -10,7 +10,7 @@ Shape of a run:
   id, so conversations already counted are recognised in the page re-fetched on resume, and in
   repeats caused by the list shifting while we walk (conversations with new messages jump to
   the top).
-- The first page of every folder comes from one call at the start (pages.listing), and the
+- The first page of every folder comes from one call at the start (pages.sync.listing), and the
   run ends with one closing pass over all folders (again one call for their tops), from the
   top down to the first conversation each folder's walk began with: it catches conversations
   that jumped above the cursor, or changed after their folder's top was read.
@@ -18,7 +18,7 @@ Shape of a run:
   are the tops seen when it walked each folder; they are stored only when the run completes.
 
 Entry points (CLI, task, schedule) create a SyncRun (pages.runs), build a client and call
-`run_sync`; the engine saves and reports through its recorder (pages.recorder, which calls
+`run_sync`; the engine saves and reports through its recorder (pages.sync.recorder, which calls
 `on_progress`) and polls `should_stop` between conversations. It imports no UI code.
 """
 
@@ -39,19 +39,19 @@ from conversations import ingest, parsing
 from conversations.ingest import KnownConversation
 from conversations.parsing import BadConversationData, ConversationData, MessageData
 from pages import runs
-from pages.checkpoint import FOLDERS, Checkpoint, SyncProgress
-from pages.graph_api import GraphClient
-from pages.graph_errors import (
+from pages.graph.client import GraphClient
+from pages.graph.errors import (
     GraphError,
     ObjectError,
     PolicyBlockError,
     RateLimitError,
     TokenError,
 )
-from pages.listing import ConversationLists
+from pages.graph.rate_limit import call_spacing_for
 from pages.models import FacebookPage, SyncRun
-from pages.rate_limit import call_spacing_for
-from pages.recorder import HEARTBEAT_EVERY_SECONDS, RunRecorder
+from pages.sync.checkpoint import FOLDERS, Checkpoint, SyncProgress
+from pages.sync.listing import ConversationLists
+from pages.sync.recorder import HEARTBEAT_EVERY_SECONDS, RunRecorder
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ Contract:
   (so no URL we build, log or raise ever holds it) and `appsecret_proof` when an app secret is
   configured.
 - Errors are classified by `error.code` / `error_subcode` into the exception classes of
-  pages.graph_errors. Transient ones are retried with jittered exponential backoff; throttling
+  pages.graph.errors. Transient ones are retried with jittered exponential backoff; throttling
   pauses for `estimated_time_to_regain_access` and retries; the rest are raised.
 - Calls are spaced to the per-Page rate (about 2/s for Conversations) and slowed down as the
   usage headers climb, before Meta starts refusing.
@@ -36,7 +36,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from pages.graph_errors import (
+from pages.graph.errors import (
     GraphError,
     RateLimitError,
     TransientGraphError,
@@ -137,7 +137,7 @@ class GraphClient:
         self.max_pauses = max_pauses
         self.sleep = sleep
         self.clock = clock
-        # Spacing shared with other processes (pages.rate_limit) replaces the in-memory one.
+        # Spacing shared with other processes (pages.graph.rate_limit) replaces the in-memory one.
         self.call_spacing = call_spacing
         self._min_interval = 0.0
         if call_spacing is None and calls_per_second > 0:

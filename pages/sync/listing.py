@@ -17,8 +17,8 @@ from typing import Any
 
 from django.db import connections
 
-from pages.graph_api import BatchRequest, GraphClient
-from pages.graph_errors import (
+from pages.graph.client import BatchRequest, GraphClient
+from pages.graph.errors import (
     UNKNOWN_ERROR_CODE,
     GraphError,
     PolicyBlockError,

@@ -18,8 +18,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from pages.checkpoint import Checkpoint, SyncProgress, progress_of
 from pages.models import FacebookPage, SyncRun
+from pages.sync.checkpoint import Checkpoint, SyncProgress, progress_of
 
 logger = logging.getLogger(__name__)
 
