@@ -124,7 +124,7 @@ TASKS = {
 # --- Live progress (design.md §7) ------------------------------------------------------------
 # Events are stored (replay through Last-Event-ID); only staff may read a page's channel.
 EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
-EVENTSTREAM_CHANNELMANAGER_CLASS = "pages.progress.StaffChannelManager"
+EVENTSTREAM_CHANNELMANAGER_CLASS = "pages.streams.StaffChannelManager"
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     from redis.connection import parse_url

@@ -1,13 +1,12 @@
 import json
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.utils.html import format_html
 
-from pages import progress
 from pages.models import FacebookPage, SyncRun
-from pages.runs import SyncAlreadyRunning, create_run, has_unfinished_checkpoint
-from pages.tasks import enqueue_run
+from pages.runs import Start, SyncAlreadyRunning
+from pages.sync.checkpoint import Checkpoint, clear_checkpoints, pretty_json
+from pages.tasks import PageNeedsReconnect, queue_sync
 
 RUN_COLUMNS = ("status", "mode", "trigger", "current", "inserted", "updated", "skipped", "events")
 
@@ -42,20 +41,21 @@ class FacebookPageAdmin(admin.ModelAdmin):
     inlines = [SyncRunInline]
     actions = ["sync_now", "resume_sync", "clear_checkpoint"]
 
-    def _start(self, request, queryset, *, resume: bool) -> None:
+    def _start(self, request, queryset, *, mode: Start) -> None:
         started, busy, skipped = 0, 0, 0
         for page in queryset:
-            if page.needs_reconnect or (resume and not has_unfinished_checkpoint(page)):
+            saved = Checkpoint.of(page)
+            if mode == Start.RESUME and not (saved and saved.unfinished):
                 skipped += 1
                 continue
             try:
-                with transaction.atomic():
-                    enqueue_run(create_run(page, trigger=SyncRun.Trigger.ADMIN, resume=resume))
+                queue_sync(page, trigger=SyncRun.Trigger.ADMIN, mode=mode)
+            except PageNeedsReconnect:
+                skipped += 1
             except SyncAlreadyRunning:
                 busy += 1
             else:
                 started += 1
-                progress.publish(page.pk, final=True)
         self.message_user(request, f"Queued {started} sync(s).", messages.SUCCESS)
         if busy:
             self.message_user(request, f"{busy} page(s) already syncing.", messages.WARNING)
@@ -68,16 +68,16 @@ class FacebookPageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Sync now")
     def sync_now(self, request, queryset) -> None:
-        self._start(request, queryset, resume=False)
+        self._start(request, queryset, mode=Start.NEXT)
 
     @admin.action(description="Resume")
     def resume_sync(self, request, queryset) -> None:
-        self._start(request, queryset, resume=True)
+        self._start(request, queryset, mode=Start.RESUME)
 
     @admin.action(description="Clear checkpoint")
     def clear_checkpoint(self, request, queryset) -> None:
         idle = queryset.exclude(sync_runs__status__in=SyncRun.ACTIVE_STATUSES)
-        cleared = idle.update(sync_checkpoint={})
+        cleared = clear_checkpoints(idle)
         self.message_user(request, f"Cleared the checkpoint of {cleared} page(s).")
         if cleared < queryset.count():
             self.message_user(
@@ -86,7 +86,7 @@ class FacebookPageAdmin(admin.ModelAdmin):
 
     @admin.display(description="Sync checkpoint")
     def checkpoint(self, page: FacebookPage) -> str:
-        return _pretty(page.sync_checkpoint)
+        return _preformatted(pretty_json(page) or "{}")
 
     @admin.display(description="High-water marks")
     def marks(self, page: FacebookPage) -> str:
@@ -94,17 +94,18 @@ class FacebookPageAdmin(admin.ModelAdmin):
 
     @admin.display(description="Checkpoint")
     def sync_status(self, page: FacebookPage) -> str:
-        checkpoint = page.sync_checkpoint or {}
-        if not checkpoint:
+        saved = Checkpoint.of(page)
+        if saved is None:
             return "—"
-        return f"{checkpoint.get('status', '?')} at #{checkpoint.get('current', 0)}"
+        return f"{saved.status} at #{saved.current}"
 
 
 def _pretty(value) -> str:
-    return format_html(
-        "<pre style='white-space: pre-wrap'>{}</pre>",
-        json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False),
-    )
+    return _preformatted(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def _preformatted(text: str) -> str:
+    return format_html("<pre style='white-space: pre-wrap'>{}</pre>", text)
 
 
 @admin.register(SyncRun)

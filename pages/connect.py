@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from pages.graph.client import GraphClient
 from pages.graph.errors import GraphError, TokenError
 from pages.models import FacebookPage
-from pages.sync.engine import client_for
 
 
 class ConnectError(Exception):
@@ -22,7 +22,7 @@ def connect_page(facebook_id: str, access_token: str) -> FacebookPage:
         raise ConnectError("A Facebook page id is a number, e.g. 100200300400500.")
     if not access_token:
         raise ConnectError("The access token is empty.")
-    client = client_for(FacebookPage(facebook_id=facebook_id), token=access_token)
+    client = GraphClient.for_page(FacebookPage(facebook_id=facebook_id), token=access_token)
     try:
         info = client.get_page(facebook_id)
     except TokenError as exc:

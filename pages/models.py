@@ -66,6 +66,8 @@ class SyncRun(models.Model):
         FAILED = "failed", "Failed"
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.PAUSED, Status.CANCELLING)
+    # A process is working on the run: only then may it write the checkpoint and counters.
+    WORKING_STATUSES = (Status.RUNNING, Status.CANCELLING)
 
     class Mode(models.TextChoices):
         FULL = "full", "Full"
@@ -93,6 +95,8 @@ class SyncRun(models.Model):
     graph_calls = models.PositiveIntegerField(default=0)
     # Conversations recorded and skipped because of bad data: [{"id":…, "error":…}, …].
     problems = models.JSONField(default=list, blank=True)
+    # How many conversations were problems (only the first ones are kept in `problems`).
+    problem_count = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
     resume_at = models.DateTimeField(null=True, blank=True)
@@ -100,6 +104,8 @@ class SyncRun(models.Model):
     worker_host = models.CharField(max_length=255, blank=True)
     worker_pid = models.PositiveIntegerField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Set when the reaper ended the run because its process died or stopped beating.
+    reaped_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

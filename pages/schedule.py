@@ -1,24 +1,27 @@
-"""Work that workers do on their own: scheduled syncs and picking up runs whose worker died.
+"""Work that runs on its own: reaping runs whose process died, resuming them, and
+scheduled syncs.
 
-Every worker runs `housekeeping()` at start and every SYNC_REAPER_INTERVAL_SECONDS. No extra
-service is needed, and any number of workers may run it at once: a due page is claimed with a
-conditional UPDATE (one worker wins), and the database allows one active run per page.
+Every worker runs `housekeeping()` at start and then every SYNC_REAPER_INTERVAL_SECONDS in a
+thread (`housekeeping_forever`); daphne's stream loop runs `reap_and_publish` too. No extra
+service is needed, and any number of processes may run it at once: a due page is claimed with
+a conditional UPDATE (one worker wins), and the database allows one active run per page.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from pages import progress
 from pages.models import FacebookPage, SyncRun
-from pages.runs import STOPPED_UNEXPECTEDLY, SyncAlreadyRunning, create_run, reap_stale_runs
-from pages.tasks import enqueue_run
+from pages.runs import Start, SyncAlreadyRunning, reap_stale_runs
+from pages.tasks import PageNeedsReconnect, queue_sync
 
 logger = logging.getLogger(__name__)
 
@@ -26,29 +29,31 @@ logger = logging.getLogger(__name__)
 def _queue(page: FacebookPage, trigger: str) -> SyncRun | None:
     """Queue a run that continues an unfinished checkpoint, or else a normal sync."""
     try:
-        with transaction.atomic():
-            run = create_run(page, trigger=trigger, resume=True)
-            enqueue_run(run)
-    except SyncAlreadyRunning:
+        return queue_sync(page, trigger=trigger, mode=Start.RESUME)
+    except (SyncAlreadyRunning, PageNeedsReconnect):
         return None
-    progress.publish(page.pk, final=True)
-    return run
+
+
+def reap_and_publish() -> list[SyncRun]:
+    """Reap runs whose process died, and show their cards as interrupted."""
+    reaped = reap_stale_runs()
+    for run in reaped:
+        progress.publish(run.page_id, final=True)
+    return reaped
 
 
 def resume_reaped_runs() -> list[SyncRun]:
     """Reap runs whose worker died, then resume reaped runs that workers own (whoever reaped
     them: this worker, another one or the web server). Command-line runs are left
     interrupted: their user resumes them with --resume."""
-    for run in reap_stale_runs():
-        progress.publish(run.page_id, final=True)
+    reap_and_publish()
     if not settings.SYNC_AUTO_RESUME_REAPED:
         return []
     newer = SyncRun.objects.filter(page=OuterRef("page"), created_at__gt=OuterRef("created_at"))
     reaped = (
         SyncRun.objects.filter(
             status=SyncRun.Status.INTERRUPTED,
-            error=STOPPED_UNEXPECTEDLY,
-            finished_at__gte=timezone.now() - timedelta(days=1),
+            reaped_at__gte=timezone.now() - timedelta(days=1),
             page__token_status=FacebookPage.TokenStatus.OK,
         )
         .exclude(trigger=SyncRun.Trigger.COMMAND)
@@ -91,3 +96,14 @@ def enqueue_due_syncs() -> list[SyncRun]:
 def housekeeping() -> None:
     resume_reaped_runs()
     enqueue_due_syncs()
+
+
+def housekeeping_forever(stop: threading.Event) -> None:
+    """A worker's housekeeping thread: every SYNC_REAPER_INTERVAL_SECONDS until `stop`."""
+    while not stop.wait(settings.SYNC_REAPER_INTERVAL_SECONDS):
+        try:
+            housekeeping()
+        except Exception:
+            logger.exception("Housekeeping failed")
+        finally:
+            close_old_connections()

@@ -4,7 +4,6 @@ work to the task queue; the engine never runs inside a request."""
 from asgiref.sync import sync_to_async
 from django import forms
 from django.contrib import messages
-from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,11 +12,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from fbsync.access import staff_required
-from pages import progress
+from pages import panel, progress, runs, streams
 from pages.connect import ConnectError, connect_page
 from pages.models import FacebookPage, SyncRun
-from pages.runs import SyncAlreadyRunning, create_run
-from pages.tasks import enqueue_run
+from pages.runs import Start, SyncAlreadyRunning
+from pages.tasks import PageNeedsReconnect, queue_sync
 
 
 @require_GET
@@ -60,7 +59,7 @@ def connect(request: HttpRequest) -> HttpResponse:
 @staff_required
 def page_detail(request: HttpRequest, pk: int) -> HttpResponse:
     page = get_object_or_404(FacebookPage, pk=pk)
-    context = {**progress.panel_context(page), "nav": "pages"}
+    context = {**panel.panel_context(page), "nav": "pages"}
     return render(request, "pages/page_detail.html", context)
 
 
@@ -69,51 +68,40 @@ def _panel_response(request: HttpRequest, page: FacebookPage, notice: str = "") 
     the page screen (with the notice as a message)."""
     if request.htmx:
         page.refresh_from_db()
-        return HttpResponse(progress.render_event(page, notice=notice))
+        return HttpResponse(panel.render_event(page, notice=notice))
     if notice:
         messages.info(request, notice)
     return redirect("pages:detail", pk=page.pk)
 
 
-def _start(request: HttpRequest, pk: int, *, resume: bool) -> HttpResponse:
+def _start(request: HttpRequest, pk: int, *, mode: Start) -> HttpResponse:
     page = get_object_or_404(FacebookPage, pk=pk)
-    if page.needs_reconnect:
-        return _panel_response(request, page, "Reconnect the page before syncing it.")
     try:
-        with transaction.atomic():
-            run = create_run(page, trigger=SyncRun.Trigger.WEB, resume=resume)
-            enqueue_run(run)
+        queue_sync(page, trigger=SyncRun.Trigger.WEB, mode=mode)
+    except PageNeedsReconnect as exc:
+        return _panel_response(request, page, str(exc))
     except SyncAlreadyRunning:
         return _panel_response(request, page, "A sync of this page is already running.")
-    progress.publish(page.pk, final=True)
     return _panel_response(request, page)
 
 
 @require_POST
 @staff_required
 def start_sync(request: HttpRequest, pk: int) -> HttpResponse:
-    return _start(request, pk, resume=False)
+    return _start(request, pk, mode=Start.NEXT)
 
 
 @require_POST
 @staff_required
 def resume_sync(request: HttpRequest, pk: int) -> HttpResponse:
-    return _start(request, pk, resume=True)
+    return _start(request, pk, mode=Start.RESUME)
 
 
 @require_POST
 @staff_required
 def cancel_sync(request: HttpRequest, pk: int) -> HttpResponse:
     page = get_object_or_404(FacebookPage, pk=pk)
-    active = SyncRun.objects.filter(page=page, status__in=SyncRun.ACTIVE_STATUSES)
-    # Not started yet (or parked): nothing runs, so it is cancelled at once. Running: the
-    # worker stops after the conversation in flight.
-    active.filter(status__in=[SyncRun.Status.QUEUED, SyncRun.Status.PAUSED]).update(
-        status=SyncRun.Status.CANCELLED, cancel_requested=True, error="Cancelled."
-    )
-    active.filter(status=SyncRun.Status.RUNNING).update(
-        status=SyncRun.Status.CANCELLING, cancel_requested=True
-    )
+    runs.request_cancel(page)
     progress.publish(page.pk, final=True)
     return _panel_response(request, page)
 
@@ -141,5 +129,5 @@ async def page_events(request: HttpRequest, pk: int) -> HttpResponse:
     user = await request.auser()
     if not (user.is_authenticated and user.is_staff):
         return HttpResponseForbidden("Staff only.")
-    progress.ensure_background_loop()
-    return await sync_to_async(progress.stream_response)(request, pk)
+    streams.ensure_background_loop()
+    return await sync_to_async(streams.stream_response)(request, pk)

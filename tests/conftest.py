@@ -13,8 +13,10 @@ import pytest
 from django.db import connection
 
 from conversations.models import Conversation, InteractionEvent, Message
+from pages import runs
 from pages.models import FacebookPage, SyncRun
-from pages.runs import create_run
+from pages.runs import Start, create_run
+from pages.sync.controls import RunControls
 from pages.sync.engine import run_sync
 
 pytest_plugins = ["graph_sandbox.pytest_plugin"]
@@ -81,13 +83,22 @@ def sync(
     should_stop: Callable[[], bool] | None = None,
     on_progress=None,
 ) -> SyncRun:
-    """Create a run and execute it in-process, as the command and the worker do."""
+    """Create, claim and execute a run in-process, as the command and the worker do."""
     page.refresh_from_db()
-    run = create_run(page, trigger=SyncRun.Trigger.COMMAND, full=full, resume=resume)
+    run = create_run(page, trigger=SyncRun.Trigger.COMMAND, mode=start_mode(full, resume))
+    runs.claim(run)
     time = fake_time or FakeTime()
-    return run_sync(
-        run, sleep=time.sleep, clock=time.clock, should_stop=should_stop, on_progress=on_progress
+    controls = RunControls(
+        sleep=time.sleep,
+        clock=time.clock,
+        should_stop=should_stop or (lambda: False),
+        on_progress=on_progress or (lambda snapshot: None),
     )
+    return run_sync(run, controls)
+
+
+def start_mode(full: bool = False, resume: bool = False) -> Start:
+    return Start.RESUME if resume else Start.FULL if full else Start.NEXT
 
 
 def stored_state(page: FacebookPage) -> dict:

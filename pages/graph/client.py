@@ -24,10 +24,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import requests
+from django.conf import settings
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -44,6 +45,10 @@ from pages.graph.errors import (
     error_from_payload,
     scrub,
 )
+from pages.graph.rate_limit import call_spacing_for
+
+if TYPE_CHECKING:
+    from pages.models import FacebookPage
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +109,9 @@ class BatchRequest:
 class GraphClient:
     """One client per sync run (one `requests.Session`, one token, one Page's rate)."""
 
+    # `max_inline_pause` that waits out every pause Graph asks for, however long.
+    WAIT_INLINE = float("inf")
+
     def __init__(
         self,
         access_token: str,
@@ -115,7 +123,7 @@ class GraphClient:
         calls_per_second: float = 2.0,
         timeout: float = 30.0,
         max_attempts: int = 5,
-        max_inline_pause: float = float("inf"),
+        max_inline_pause: float = WAIT_INLINE,
         max_pauses: int = 20,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -151,6 +159,33 @@ class GraphClient:
         self.calls = 0
         self.last_usage: Usage | None = None
         self.api_version_served = ""
+
+    @classmethod
+    def for_page(
+        cls,
+        page: FacebookPage,
+        *,
+        token: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        max_inline_pause: float = WAIT_INLINE,
+    ) -> GraphClient:
+        """A client for one Page, configured from settings, its call spacing shared with every
+        process that calls Graph for that Page. `token` overrides the stored one (connect)."""
+        return cls(
+            page.access_token if token is None else token,
+            base_url=settings.FACEBOOK_GRAPH_URL,
+            version=settings.FACEBOOK_GRAPH_VERSION,
+            app_secret=settings.FACEBOOK_APP_SECRET,
+            page_id=page.facebook_id,
+            calls_per_second=settings.FACEBOOK_CALLS_PER_SECOND,
+            timeout=settings.FACEBOOK_TIMEOUT_SECONDS,
+            max_attempts=settings.FACEBOOK_MAX_RETRIES,
+            max_inline_pause=max_inline_pause,
+            sleep=sleep,
+            clock=clock,
+            call_spacing=call_spacing_for(page.pk),
+        )
 
     # -- public API -----------------------------------------------------------------------
 

@@ -14,8 +14,11 @@ import logging
 import time
 from functools import cache
 
+import redis
 from django.conf import settings
 from django.db import transaction
+
+from pages.models import FacebookPage
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +46,6 @@ class DatabaseCallSpacing:
         self.seconds_per_call = SAFETY_MARGIN / calls_per_second
 
     def reserve(self, units: int = 1) -> float:
-        from pages.models import FacebookPage
-
         with transaction.atomic():
             page = (
                 FacebookPage.objects.select_for_update()
@@ -75,8 +76,6 @@ class RedisCallSpacing:
 
 @cache
 def _redis_client(url: str):
-    import redis
-
     return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
 
 

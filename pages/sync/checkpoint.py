@@ -1,13 +1,22 @@
 """The resume state of a sync (`FacebookPage.sync_checkpoint`) and the progress snapshots
-the engine reports."""
+the engine reports.
+
+This module is the only reader and writer of `FacebookPage.sync_checkpoint`: everything
+else asks `Checkpoint.of(page)`. Writes made for a run are fenced: they happen only while
+that run is still running (or cancelling), so a run that was reaped during a stall and
+resumed by another process can never overwrite its successor's checkpoint.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pages.models import SyncRun
+from django.db.models import Exists, OuterRef, QuerySet
+
+from pages.models import FacebookPage, SyncRun
 
 FOLDERS = ("inbox", "other", "page_done", "pending", "spam")
 
@@ -48,8 +57,32 @@ class Checkpoint:
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    @classmethod
+    def of(cls, page: FacebookPage) -> Checkpoint | None:
+        """The page's saved checkpoint, or None when it has none (never synced, cleared)."""
+        data = page.sync_checkpoint
+        if not isinstance(data, dict) or not data.get("passId"):
+            return None
+        try:
+            return cls.from_json(data)
+        except TypeError:  # a required key is missing: not a checkpoint we can resume
+            return None
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def owned_by(self, run: SyncRun) -> bool:
+        """True when this checkpoint is the position of `run` (not of an earlier run)."""
+        return self.runId == run.pk
+
+    @property
+    def unfinished(self) -> bool:
+        """A run stopped before the end: a resume continues from here."""
+        return self.status in UNFINISHED_STATUSES
+
+    @property
+    def percent(self) -> int | None:
+        return percent_done(self.current, self.total, self.status)
 
     @property
     def folder(self) -> str:
@@ -92,11 +125,58 @@ class SyncProgress:
 
     @property
     def percent(self) -> int | None:
-        if not self.total:
-            return 100 if self.status == SyncRun.Status.COMPLETE else None
-        if self.status == SyncRun.Status.COMPLETE:
-            return 100
-        return min(99, self.current * 100 // self.total)
+        return percent_done(self.current, self.total, self.status)
+
+
+UNFINISHED_STATUSES = {"running", "paused", "interrupted", "cancelled", "failed"}
+
+
+def percent_done(current: int, total: int | None, status: str) -> int | None:
+    """How far a run is, for every display: 100 only once complete, None without a total."""
+    if status == SyncRun.Status.COMPLETE:
+        return 100
+    if not total:
+        return None
+    return min(99, current * 100 // total)
+
+
+def pretty_json(page: FacebookPage) -> str:
+    """The saved checkpoint as indented JSON, for staff (admin, technical details); empty
+    when there is none."""
+    if not page.sync_checkpoint:
+        return ""
+    return json.dumps(page.sync_checkpoint, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def save_for_run(cp: Checkpoint, page_pk: int, run_pk: int, **page_fields: Any) -> bool:
+    """Write the checkpoint (and other page fields) if the run still works on the page.
+    Returns False, writing nothing, when the run was reaped or ended meanwhile."""
+    working = SyncRun.objects.filter(
+        pk=run_pk, page=OuterRef("pk"), status__in=SyncRun.WORKING_STATUSES
+    )
+    written = (
+        FacebookPage.objects.filter(pk=page_pk)
+        .filter(Exists(working))
+        .update(sync_checkpoint=cp.to_json(), **page_fields)
+    )
+    return bool(written)
+
+
+def mark_status(page: FacebookPage, run: SyncRun, status: str) -> Checkpoint | None:
+    """Record on the page's checkpoint how `run` ended, if the checkpoint is that run's (the
+    reaper's side: the run's own process is gone). Returns the checkpoint it marked."""
+    cp = Checkpoint.of(page)
+    if cp is None or not cp.owned_by(run):
+        return None
+    cp.status = status
+    page.sync_checkpoint = cp.to_json()
+    page.save(update_fields=["sync_checkpoint"])
+    return cp
+
+
+def clear_checkpoints(pages: QuerySet[FacebookPage]) -> int:
+    """Forget where the pages' syncs were: their next sync starts from the top."""
+    return pages.update(sync_checkpoint={})
 
 
 def progress_of(

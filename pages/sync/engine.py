@@ -17,17 +17,16 @@ Shape of a run:
 - Incremental runs stop each folder at its high-water mark minus an overlap. The marks of a run
   are the tops seen when it walked each folder; they are stored only when the run completes.
 
-Entry points (CLI, task, schedule) create a SyncRun (pages.runs), build a client and call
-`run_sync`; the engine saves and reports through its recorder (pages.sync.recorder, which calls
-`on_progress`) and polls `should_stop` between conversations. It imports no UI code.
+The worker task and the command claim a run (pages.runs) and call `run_sync` with the
+RunControls of their harness (pages.harness). The engine walks and returns an Outcome
+(pages.sync.outcome); its recorder (pages.sync.recorder) saves every step and the outcome
+through the fenced writers of pages.runs and pages.sync.checkpoint. It imports no UI code.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,15 +42,15 @@ from pages.graph.client import GraphClient
 from pages.graph.errors import (
     GraphError,
     ObjectError,
-    PolicyBlockError,
-    RateLimitError,
     TokenError,
 )
-from pages.graph.rate_limit import call_spacing_for
 from pages.models import FacebookPage, SyncRun
-from pages.sync.checkpoint import FOLDERS, Checkpoint, SyncProgress
+from pages.runs import RunLost
+from pages.sync.checkpoint import FOLDERS, Checkpoint
+from pages.sync.controls import RunControls, SyncStopped
 from pages.sync.listing import ConversationLists
-from pages.sync.recorder import HEARTBEAT_EVERY_SECONDS, RunRecorder
+from pages.sync.outcome import Outcome, outcome_of
+from pages.sync.recorder import RunRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +62,6 @@ MESSAGE_FIELDS = (
 OLDER_MESSAGES_PAGE_SIZE = 100
 
 
-class SyncStopped(Exception):
-    """Raised (by `should_stop` or an interrupted sleep) to end the run after saving."""
-
-
 def conversation_fields(messages_limit: int) -> str:
     return (
         "id,updated_time,message_count,unread_count,snippet,can_reply,participants,"
@@ -75,18 +70,11 @@ def conversation_fields(messages_limit: int) -> str:
 
 
 class PageSync:
-    def __init__(
-        self,
-        run: SyncRun,
-        client: GraphClient,
-        *,
-        on_progress: Callable[[SyncProgress], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> None:
+    def __init__(self, run: SyncRun, client: GraphClient, controls: RunControls) -> None:
         self.run = run
         self.page: FacebookPage = run.page
         self.client = client
-        self.should_stop = should_stop or (lambda: False)
+        self.controls = controls
         self.overlap = timedelta(seconds=settings.SYNC_INCREMENTAL_OVERLAP_SECONDS)
         self.fields = conversation_fields(settings.SYNC_MESSAGES_PER_CONVERSATION)
         self.record = RunRecorder(
@@ -94,7 +82,7 @@ class PageSync:
             self.page,
             self._initial_checkpoint(),
             graph_calls=lambda: client.calls,
-            on_progress=on_progress or (lambda progress: None),
+            on_progress=controls.on_progress,
         )
         self.lists = ConversationLists(
             client,
@@ -112,9 +100,10 @@ class PageSync:
     # -- lifecycle ------------------------------------------------------------------------
 
     def _initial_checkpoint(self) -> Checkpoint:
-        if self.run.resumed:
-            cp = Checkpoint.from_json(self.page.sync_checkpoint)
-            return replace(cp, runId=self.run.pk, status="running", message="")
+        saved = Checkpoint.of(self.page)
+        # A resumed run continues the page's checkpoint; so does a parked run claimed again.
+        if saved is not None and (self.run.resumed or saved.owned_by(self.run)):
+            return replace(saved, runId=self.run.pk, status="running", message="")
         # Facebook gives no total: after a first sync we can only estimate from what we
         # hold; an incremental run has no meaningful total at all.
         known_total = self.page.conversations.count()
@@ -127,12 +116,12 @@ class PageSync:
             totalIsEstimate=estimate is not None,
         )
 
-    def execute(self) -> SyncRun:
-        status, message = SyncRun.Status.FAILED, "The sync stopped on an internal error."
+    def execute(self) -> Outcome:
+        """Walk the page to the end (or until something stops the walk) and say how it
+        ended. The caller records the outcome."""
+        self.record.save(self.cp)
+        self.record.report()
         try:
-            runs.claim(self.run)
-            self.record.save(self.cp)
-            self.record.report()
             if self.cp.phase == "walk":
                 if (self.cp.folderIndex, self.cp.after) == (0, None):
                     self.lists.prefetch_tops(
@@ -142,47 +131,25 @@ class PageSync:
                     self._walk_folder(self.cp.folder)
                 self.record.advance(phase="closing", folderIndex=0, after=None)
             self._close_walks()
-            status, message = SyncRun.Status.COMPLETE, self._summary()
-        except SyncStopped:
-            cancelled = SyncRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
-            status = SyncRun.Status.CANCELLED if cancelled else SyncRun.Status.INTERRUPTED
-            message = f"{status.label}. Progress saved at conversation #{self.cp.current}."
-        except TokenError as exc:
-            message = (
-                f"Facebook rejected the Page's access token ({exc}). Reconnect the Page with a "
-                "new token, then resume: progress is saved."
-            )
-            FacebookPage.objects.filter(pk=self.page.pk).update(
-                token_status=FacebookPage.TokenStatus.NEEDS_RECONNECT, token_error=str(exc)
-            )
-        except RateLimitError as exc:
-            resume_at = timezone.now() + timedelta(seconds=exc.wait_seconds)
-            if self.client.max_inline_pause == float("inf"):
-                # Nobody will resume a parked run of this process: stop resumable instead.
-                status = SyncRun.Status.INTERRUPTED
-                message = (
-                    f"Facebook's rate limit did not lift ({exc}). Progress is saved: resume "
-                    f"after {resume_at:%H:%M} UTC."
-                )
-            else:
-                status = SyncRun.Status.PAUSED
-                self.run.resume_at = resume_at
-                message = f"Paused by Facebook's rate limit until {resume_at:%H:%M:%S} UTC."
-        except PolicyBlockError as exc:
-            message = f"Facebook blocked these calls for policy reasons ({exc}). Ask an admin."
-        except GraphError as exc:
-            message = f"Facebook did not answer usably: {exc}. Progress is saved; resume later."
-        except (KeyboardInterrupt, SystemExit):
-            status = SyncRun.Status.INTERRUPTED
-            message = f"Stopped by a shutdown. Progress saved at conversation #{self.cp.current}."
+        except RunLost:
             raise
-        except Exception:
-            logger.exception("Sync run #%s failed", self.run.pk)
+        except Exception as exc:
+            if not isinstance(exc, SyncStopped | GraphError):
+                logger.exception("Sync run #%s failed", self.run.pk)
+            return self._outcome(exc)
         finally:
-            # Always record the final state, whatever ended the run.
             self.lists.close()
-            self.record.finish(status, message)
-        return self.run
+        return self._outcome(None)
+
+    def _outcome(self, error: BaseException | None) -> Outcome:
+        return outcome_of(
+            error,
+            summary=self._summary(),
+            current=self.cp.current,
+            cancel_requested=runs.cancel_requested(self.run.pk),
+            can_park=self.controls.can_park,
+            now=timezone.now(),
+        )
 
     def _summary(self) -> str:
         cp = self.cp
@@ -364,7 +331,7 @@ class PageSync:
     # -- persistence and reporting ----------------------------------------------------------
 
     def _check_stop(self) -> None:
-        if self.should_stop():
+        if self.controls.should_stop():
             raise SyncStopped()
 
 
@@ -378,60 +345,33 @@ class BadListResponse(GraphError):
     pass
 
 
-def client_for(
-    page: FacebookPage,
-    *,
-    token: str | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    max_inline_pause: float = float("inf"),
-) -> GraphClient:
-    return GraphClient(
-        page.access_token if token is None else token,
-        base_url=settings.FACEBOOK_GRAPH_URL,
-        version=settings.FACEBOOK_GRAPH_VERSION,
-        app_secret=settings.FACEBOOK_APP_SECRET,
-        page_id=page.facebook_id,
-        calls_per_second=settings.FACEBOOK_CALLS_PER_SECOND,
-        timeout=settings.FACEBOOK_TIMEOUT_SECONDS,
-        max_attempts=settings.FACEBOOK_MAX_RETRIES,
-        max_inline_pause=max_inline_pause,
-        sleep=sleep,
-        clock=clock,
-        call_spacing=call_spacing_for(page.pk),
-    )
+def run_sync(run: SyncRun, controls: RunControls | None = None) -> SyncRun:
+    """Run a claimed SyncRun to its end and return it with its final status.
 
-
-def run_sync(
-    run: SyncRun,
-    *,
-    on_progress: Callable[[SyncProgress], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    max_inline_pause: float = float("inf"),
-) -> SyncRun:
-    """Run a created SyncRun to its end and return it with its final status.
-
-    `sleep` is used for every wait (throttling, backoff, rate-limit pauses); it may raise
-    SyncStopped to end the run early. Waits are cut into short slices so the run keeps its
-    heartbeat and notices `should_stop`.
+    `controls.sleep` is used for every wait (throttling, backoff, rate-limit pauses); it may
+    raise SyncStopped to end the run early. A run that another process ended meanwhile
+    (reaped during a stall) stops at once and writes nothing more.
     """
-    sync: PageSync | None = None
-
-    def sliced_sleep(seconds: float) -> None:
-        remaining = seconds
-        while remaining > 0:
-            step = min(remaining, HEARTBEAT_EVERY_SECONDS)
-            sleep(step)
-            remaining -= step
-            if sync is not None and sync.record.in_owner_thread():
-                sync.record.heartbeat()
-                if remaining > 0 and sync.should_stop():
-                    raise SyncStopped()
-
-    client = client_for(
-        run.page, sleep=sliced_sleep, clock=clock, max_inline_pause=max_inline_pause
+    controls = controls or RunControls()
+    client = GraphClient.for_page(
+        run.page,
+        sleep=controls.sleep,
+        clock=controls.clock,
+        max_inline_pause=(
+            controls.park_after_seconds if controls.can_park else GraphClient.WAIT_INLINE
+        ),
     )
-    sync = PageSync(run, client, on_progress=on_progress, should_stop=should_stop)
-    return sync.execute()
+    try:
+        sync = PageSync(run, client, controls)
+        try:
+            outcome = sync.execute()
+        except (KeyboardInterrupt, SystemExit) as exc:
+            sync.record.finish(sync._outcome(exc))
+            raise
+        sync.record.finish(outcome)
+    except RunLost:
+        logger.warning("Sync run #%s was ended elsewhere; it stops without writing", run.pk)
+        run.refresh_from_db()
+    finally:
+        client.session.close()
+    return run

@@ -3,29 +3,42 @@ conversation, inside that conversation's transaction), the SyncRun row (a few ti
 and always at the end) and the progress snapshots sent to `on_progress`.
 
 The checkpoint is what a resume trusts; the run row is for display and liveness (the reaper
-copies the checkpoint's counters into it when a worker dies).
+copies the checkpoint's counters into it when a worker dies). Every write goes through the
+fenced writers of pages.runs and pages.sync.checkpoint: once the run is no longer this
+process's, the next write raises RunLost and nothing more is written.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
+from pages import runs
 from pages.models import FacebookPage, SyncRun
+from pages.runs import RunLost
+from pages.sync import checkpoint
 from pages.sync.checkpoint import Checkpoint, SyncProgress, progress_of
+from pages.sync.outcome import Outcome
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_EVERY_SECONDS = 5.0
 # Writing the run row for every conversation would cost a fifth of the sync's time.
 RUN_ROW_EVERY_SECONDS = 0.2
+# A run keeps the first problems it met (and counts them all): thousands of problems must
+# not make every write of the run row slower.
+MAX_STORED_PROBLEMS = 100
+MAX_PROBLEM_ID = 100
+MAX_PROBLEM_TEXT = 300
+# Errors a conversation's data can cause in the database (a NUL byte on PostgreSQL, a lone
+# surrogate, a number or text out of its column's range, a CHECK constraint): the
+# conversation becomes a problem instead of stopping the page.
+BAD_DATA_ERRORS = (DataError, IntegrityError, ValueError, OverflowError)
 
 
 class RunRecorder:
@@ -33,18 +46,17 @@ class RunRecorder:
         self,
         run: SyncRun,
         page: FacebookPage,
-        checkpoint: Checkpoint,
+        cp: Checkpoint,
         *,
         graph_calls: Callable[[], int],
         on_progress: Callable[[SyncProgress], None],
     ) -> None:
         self.run = run
         self.page = page
-        self.cp = checkpoint
+        self.cp = cp
         self.problems: list[dict[str, str]] = list(run.problems or [])
         self._graph_calls = graph_calls
         self._on_progress = on_progress
-        self._owner_thread = threading.get_ident()
         self._last_run_row = 0.0
 
     def advance(self, **changes: Any) -> None:
@@ -63,9 +75,16 @@ class RunRecorder:
     ) -> None:
         """Run `work` (the conversation's writes) and save the checkpoint in one transaction.
         `outcome` is the counter to bump (None: a repeat already counted in this pass); an
-        update that changed nothing counts as skipped."""
+        update that changed nothing counts as skipped. Data the database refuses makes the
+        conversation a problem (its writes undone), never a stopped run."""
         with transaction.atomic():
-            result = work()
+            try:
+                with transaction.atomic():
+                    result = work()
+            except BAD_DATA_ERRORS as exc:
+                reason = f"The database refused its data ({type(exc).__name__}: {exc})"
+                self.record_problem(facebook_id, reason)
+                return
             changes: dict[str, Any] = {
                 "lastSyncedId": facebook_id,
                 "lastSyncedName": contact_name or "Unknown user",
@@ -87,10 +106,12 @@ class RunRecorder:
     def record_problem(self, conversation_id: str, error: str) -> None:
         """Skip a conversation we cannot read or store, once per pass (the closing pass or a
         resume may meet it again)."""
-        logger.warning("Skipping conversation %s: %s", conversation_id, error)
+        conversation_id = conversation_id[:MAX_PROBLEM_ID]
+        logger.warning("Skipping conversation %s: %s", conversation_id, error[:MAX_PROBLEM_TEXT])
         if conversation_id in self.cp.problemIds:
             return
-        self.problems.append({"id": conversation_id, "error": error[:500]})
+        if len(self.problems) < MAX_STORED_PROBLEMS:
+            self.problems.append({"id": conversation_id, "error": error[:MAX_PROBLEM_TEXT]})
         with transaction.atomic():
             cp = replace(
                 self.cp,
@@ -100,22 +121,23 @@ class RunRecorder:
                 problemIds=[*self.cp.problemIds, conversation_id],
                 timestamp=timezone.now().isoformat(),
             )
-            self.save(cp)
+            self.save(cp, run_row=False)
         self.cp = cp
         self.report()
 
     def save(self, cp: Checkpoint, *, run_row: bool = True) -> None:
         """Write the checkpoint (inside the caller's transaction) and, unless it was written
         less than RUN_ROW_EVERY_SECONDS ago, the run's counters and heartbeat."""
-        FacebookPage.objects.filter(pk=self.page.pk).update(sync_checkpoint=cp.to_json())
+        if not checkpoint.save_for_run(cp, self.page.pk, self.run.pk):
+            raise RunLost(f"Sync run #{self.run.pk} no longer owns page {self.page.pk}.")
         self._copy_counters(cp)
         if not run_row and time.monotonic() - self._last_run_row < RUN_ROW_EVERY_SECONDS:
             return
-        self.run.heartbeat_at = timezone.now()
-        SyncRun.objects.filter(pk=self.run.pk).update(
+        runs.record_progress(
+            self.run,
             **cp.run_counters(),
-            heartbeat_at=self.run.heartbeat_at,
             problems=self.problems,
+            problem_count=len(cp.problemIds),
             graph_calls=self.run.graph_calls,
         )
         self._last_run_row = time.monotonic()
@@ -126,37 +148,44 @@ class RunRecorder:
         self.save(self.cp)
         self.report(flush=True)
 
-    def finish(self, status: str, message: str) -> None:
-        """Record the final state, whatever ended the run."""
+    def finish(self, outcome: Outcome) -> None:
+        """Record how the run ended: the run's status (pages.runs), the checkpoint and, for a
+        complete run, the page's marks, in one transaction."""
         now = timezone.now()
-        cp = replace(self.cp, status=status, message=message, timestamp=now.isoformat())
+        cp = replace(
+            self.cp, status=outcome.status, message=outcome.message, timestamp=now.isoformat()
+        )
+        counters = {
+            **cp.run_counters(),
+            "problems": self.problems,
+            "problem_count": len(cp.problemIds),
+            "graph_calls": self._graph_calls(),
+        }
+        page_updates: dict[str, Any] = {}
+        if cp.status == SyncRun.Status.COMPLETE:
+            page_updates["high_water_marks"] = {**self.page.high_water_marks, **cp.marks}
+            page_updates["last_synced_at"] = now
+            if cp.mode == SyncRun.Mode.FULL:
+                page_updates["full_sync_completed_at"] = now
+        if outcome.needs_reconnect:
+            page_updates["token_status"] = FacebookPage.TokenStatus.NEEDS_RECONNECT
+            page_updates["token_error"] = outcome.token_error
         with transaction.atomic():
-            page_updates: dict[str, Any] = {"sync_checkpoint": cp.to_json()}
-            if status == SyncRun.Status.COMPLETE:
-                page_updates["high_water_marks"] = {**self.page.high_water_marks, **cp.marks}
-                page_updates["last_synced_at"] = now
-                if cp.mode == SyncRun.Mode.FULL:
-                    page_updates["full_sync_completed_at"] = now
-            FacebookPage.objects.filter(pk=self.page.pk).update(**page_updates)
-            self.run.status = status
-            self.run.error = "" if status == SyncRun.Status.COMPLETE else message
-            self.run.finished_at = None if status == SyncRun.Status.PAUSED else now
-            self._copy_counters(cp)
-            self.run.save()
+            # The checkpoint first: its write is fenced on the run still working here.
+            if not checkpoint.save_for_run(cp, self.page.pk, self.run.pk, **page_updates):
+                raise RunLost(f"Sync run #{self.run.pk} no longer owns page {self.page.pk}.")
+            if cp.status != SyncRun.Status.PAUSED:
+                runs.finish(self.run, cp.status, message=cp.message, **counters)
+            elif not runs.park(
+                self.run, resume_at=outcome.resume_at, message=cp.message, **counters
+            ):
+                # A cancel arrived while it paused: a paused run is only ever plain running.
+                cp = replace(cp, status=SyncRun.Status.CANCELLED, message="Cancelled.")
+                checkpoint.save_for_run(cp, self.page.pk, self.run.pk)
+                runs.finish(self.run, cp.status, message=cp.message, **counters)
+        self._copy_counters(cp)
         self.cp = cp
-        self.report(message)
-
-    def heartbeat(self) -> None:
-        """Keep the run visibly alive during long waits (a no-op in the read-ahead thread,
-        which never touches the database)."""
-        if not self.in_owner_thread():
-            return
-        if time.monotonic() - self._last_run_row >= HEARTBEAT_EVERY_SECONDS:
-            SyncRun.objects.filter(pk=self.run.pk).update(heartbeat_at=timezone.now())
-            self._last_run_row = time.monotonic()
-
-    def in_owner_thread(self) -> bool:
-        return threading.get_ident() == self._owner_thread
+        self.report(cp.message)
 
     def report(self, message: str = "", *, flush: bool = False) -> None:
         try:

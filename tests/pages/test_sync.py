@@ -380,11 +380,10 @@ def test_long_thread_pages_until_a_known_message(make_graph_sandbox, settings, d
 
 
 def test_second_sync_while_one_is_active_is_refused(page, sandbox):
-    from pages.runs import SyncAlreadyRunning, create_run
+    from pages.runs import SyncAlreadyRunning, claim, create_run
 
-    first = create_run(page, trigger=SyncRun.Trigger.COMMAND, status=SyncRun.Status.RUNNING)
-    first.heartbeat_at = first.created_at
-    first.save()
+    first = create_run(page, trigger=SyncRun.Trigger.COMMAND)
+    claim(first)
     with pytest.raises(SyncAlreadyRunning) as refused:
         create_run(page, trigger=SyncRun.Trigger.WEB)
     assert refused.value.run == first

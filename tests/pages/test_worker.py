@@ -8,7 +8,7 @@ import pytest
 
 from conversations.models import Conversation
 from pages.models import SyncRun
-from pages.runs import create_run
+from pages.runs import Start, create_run
 from pages.tasks import sync_page_task
 from tests.conftest import connect, spawn_manage, staff_session_cookie
 from tests.pages.test_live import SseReader
@@ -26,7 +26,7 @@ def start_worker(server, **env):
 
 
 def enqueue(page, *, resume=False) -> SyncRun:
-    run = create_run(page, trigger=SyncRun.Trigger.WEB, resume=resume)
+    run = create_run(page, trigger=SyncRun.Trigger.WEB, mode=Start.RESUME if resume else Start.NEXT)
     sync_page_task.enqueue(run.pk)
     return run
 

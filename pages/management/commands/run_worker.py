@@ -6,26 +6,12 @@ and scheduled syncs that are due are queued. Autoreload is off by default (it wo
 tasks mid-run). Give each worker a distinct --worker-id in production.
 """
 
-import logging
 import threading
 
-from django.conf import settings
 from django.db import close_old_connections
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
-from pages.schedule import housekeeping
-
-logger = logging.getLogger(__name__)
-
-
-def housekeeping_forever(stop: threading.Event) -> None:
-    while not stop.wait(settings.SYNC_REAPER_INTERVAL_SECONDS):
-        try:
-            housekeeping()
-        except Exception:
-            logger.exception("Housekeeping failed")
-        finally:
-            close_old_connections()
+from pages.schedule import housekeeping, housekeeping_forever
 
 
 class Command(DbWorkerCommand):

@@ -1,14 +1,13 @@
 import json
-import signal
 import threading
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from pages import progress
+from pages.harness import RunHarness, StopSignals
 from pages.models import FacebookPage, SyncRun
-from pages.runs import SyncAlreadyRunning, create_run
-from pages.sync.engine import SyncProgress, SyncStopped, run_sync
+from pages.runs import Start, SyncAlreadyRunning, create_run
+from pages.sync.checkpoint import SyncProgress
 
 
 class Command(BaseCommand):
@@ -41,38 +40,27 @@ class Command(BaseCommand):
                     f"--page-id {page_id} --access-token TOKEN"
                 )
 
-        stop = threading.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
-
+        mode = Start.RESUME if resume else Start.FULL if full else Start.NEXT
         results = []
-        for page in pages:
-            if stop.is_set():
-                break
-            results.append(self.sync_one(page, resume=resume, full=full, stop=stop))
-            self.stderr.write(results[-1]["message"])
+        # Ctrl-C and SIGTERM stop the run in flight after its conversation, and the loop.
+        with StopSignals(chain=False) as signals:
+            for page in pages:
+                if signals.event.is_set():
+                    break
+                results.append(self.sync_one(page, mode=mode, stop=signals.event))
+                self.stderr.write(results[-1]["message"])
         if json:
             self.print_json(results)
         if not results or any(r["status"] != SyncRun.Status.COMPLETE for r in results):
             raise SystemExit(1)
 
-    def sync_one(self, page: FacebookPage, *, resume: bool, full: bool, stop) -> dict:
+    def sync_one(self, page: FacebookPage, *, mode: Start, stop: threading.Event) -> dict:
         if page.needs_reconnect:
             return result_of(page, None, "failed", "The page needs reconnecting: run connect_page.")
         try:
-            run = create_run(
-                page,
-                trigger=SyncRun.Trigger.COMMAND,
-                full=full,
-                resume=resume,
-                status=SyncRun.Status.RUNNING,
-            )
+            run = create_run(page, trigger=SyncRun.Trigger.COMMAND, mode=mode)
         except SyncAlreadyRunning as exc:
             return result_of(page, None, "failed", str(exc))
-
-        def interruptible_sleep(seconds: float) -> None:
-            if stop.wait(seconds):
-                raise SyncStopped()
 
         bar = tqdm(
             desc=page.name or page.facebook_id,
@@ -92,18 +80,15 @@ class Command(BaseCommand):
             )
             bar.update(snapshot.current - bar.n)  # redraws at most every `mininterval`
             last["progress"] = snapshot
-            # Staff watching the page in the web app see command-line runs live too.
-            progress.publish(
-                page.pk, final=snapshot.flush or snapshot.status != SyncRun.Status.RUNNING
-            )
 
+        # Nobody would resume a parked run of this process: long pauses are waited out.
+        harness = RunHarness(run, stop=stop, park_after_seconds=None, on_progress=on_progress)
         try:
-            run = run_sync(
-                run, on_progress=on_progress, should_stop=stop.is_set, sleep=interruptible_sleep
-            )
+            run = harness.execute()
         finally:
             bar.close()
-        return result_of(page, run, run.status, run.error or last["progress"].message)
+        message = run.error or (last["progress"].message if last else "")
+        return result_of(page, run, run.status, message)
 
     def print_json(self, results: list[dict]) -> None:
         if len(results) == 1:
