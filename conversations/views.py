@@ -15,7 +15,7 @@ from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from conversations.models import Conversation, InteractionEvent, Message
 from fbsync.access import staff_required
@@ -73,7 +73,7 @@ def filter_conversations(
     return queryset
 
 
-@require_GET
+@require_safe
 @staff_required
 def conversation_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:200]
@@ -126,7 +126,7 @@ def display_attachments(attachments: Any) -> list[dict[str, Any]]:
     return result
 
 
-@require_GET
+@require_safe
 @staff_required
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation.objects.select_related("contact", "page"), pk=pk)
@@ -179,7 +179,7 @@ def activity_grid(events: QuerySet[InteractionEvent]) -> dict[str, Any]:
     }
 
 
-@require_GET
+@require_safe
 @staff_required
 def activity(request: HttpRequest, page_pk: int) -> HttpResponse:
     page = get_object_or_404(_page_model(), pk=page_pk)

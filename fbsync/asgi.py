@@ -1,6 +1,6 @@
-"""ASGI entry point, served by daphne. Plain daphne serves no static files, so the app is
-wrapped in Django's ASGI static files handler (put a reverse proxy or CDN in front in
-production: see README)."""
+"""ASGI entry point, served by daphne. Static files are served by WhiteNoise in the middleware
+(fbsync.middleware.StaticFilesMiddleware); a reverse proxy may serve STATIC_ROOT instead (see
+README)."""
 
 import os
 
@@ -8,8 +8,4 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fbsync.settings")
 
-django_application = get_asgi_application()
-
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
-
-application = ASGIStaticFilesHandler(django_application)
+application = get_asgi_application()

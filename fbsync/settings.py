@@ -1,27 +1,78 @@
 """fbsync settings: one file, driven by environment variables with safe local defaults.
 
-Every variable is listed in `.env.example`. Without any of them the app runs on an embedded
-SQLite database against the real Graph host; `DATABASE_URL` and `REDIS_URL` switch to the
-production services.
+Every variable is listed in `.env.example`. With DEBUG off (the default) SECRET_KEY and
+TOKEN_ENCRYPTION_KEYS are required, and HTTPS-only cookies, HSTS and the https redirect are on;
+scripts/setup writes a local .env with random keys and plain-http switches. Otherwise the app
+runs on an embedded SQLite database against the real Graph host; `DATABASE_URL` and
+`REDIS_URL` switch to the production services.
 """
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.utils.csp import CSP
+
+from fbsync.deployment import (
+    DEVELOPMENT_SECRET_KEY,
+    parse_proxy_ssl_header,
+    require_production_secrets,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# A local .env is a convenience for development; real deployments set the environment.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A local .env is a convenience for development (scripts/setup writes one with random local
+# keys); real deployments set the environment. FBSYNC_ENV_FILE= (empty) reads no file.
+ENV_FILE = os.environ.get("FBSYNC_ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE:
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# The fallback key is only good for local runs; production must set SECRET_KEY.
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-development-key-change-me")
+SECRET_KEY = env.str("SECRET_KEY", default="")
+# Old keys still accepted for sessions and signatures while a new SECRET_KEY rolls out.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+# Tokens are encrypted at rest with Fernet. Several comma-separated keys allow rotation: the
+# first encrypts, all decrypt (see README, "Rotating the token key"). Empty is only allowed
+# with DEBUG (a key is then derived from SECRET_KEY); `manage.py check` validates each key.
+TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
+if DEBUG:
+    SECRET_KEY = SECRET_KEY or DEVELOPMENT_SECRET_KEY
+else:
+    # Fail closed: a published SECRET_KEY would let anyone with a database dump decrypt every
+    # Page token, and forge sessions.
+    require_production_secrets(SECRET_KEY, TOKEN_ENCRYPTION_KEYS)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- HTTPS and browser security (README, "Production") ---------------------------------------
+# Secure unless DEBUG; a local checkout on plain http turns these off in its .env.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+# Opting in to the browsers' preload list is the operator's decision (it is hard to undo).
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Only for a proxy that always overwrites the header: `HTTP_X_FORWARDED_PROTO,https`.
+# (daphne --proxy-headers already takes the scheme from X-Forwarded-Proto.)
+SECURE_PROXY_SSL_HEADER = parse_proxy_ssl_header(env.str("SECURE_PROXY_SSL_HEADER", default=""))
+# Scripts and styles come from our static files only: no inline script, event handler, hx-on
+# or style attribute anywhere (htmx is configured in base.html not to need any).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    # Attachments are shown from Facebook's CDNs until media are stored locally.
+    "img-src": [CSP.SELF, "https://*.fbcdn.net", "https://*.fbsbx.com"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 # daphne serves the app (`daphne fbsync.asgi:application`, see scripts/demo); it is not an
 # installed app because that only adds an ASGI `runserver` and costs every command 0.15 s.
@@ -39,10 +90,15 @@ INSTALLED_APPS = [
     "pages",
     "conversations",
     "graph_sandbox",
+    "fbsync.apps.FbsyncConfig",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (see fbsync/middleware.py) are answered here, before sessions and the rest.
+    "fbsync.middleware.StaticFilesMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -50,6 +106,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "fbsync.middleware.PrivateCacheControlMiddleware",
+    # django-axes must come last: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "fbsync.urls"
@@ -102,6 +161,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Login throttling (django-axes) on the app's and the admin's login: after
+# LOGIN_FAILURE_LIMIT failures from one IP address, logins from it are refused with 429 for
+# LOGIN_COOLOFF_MINUTES (each new attempt restarts the wait). `manage.py axes_reset` unlocks.
+# Behind a proxy, daphne --proxy-headers makes the client's address the one counted.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Failed attempts are what matter; a row per successful login (and per test force_login) not.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -114,6 +189,10 @@ LOGOUT_REDIRECT_URL = "login"
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves the app's static files from the finders (no collectstatic needed for
+# daphne alone); a reverse proxy may still serve STATIC_ROOT itself.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+WHITENOISE_ALLOW_ALL_ORIGINS = False
 
 TASKS = {
     "default": {
@@ -150,12 +229,9 @@ FACEBOOK_WEBHOOK_VERIFY_TOKEN = env.str("FACEBOOK_WEBHOOK_VERIFY_TOKEN", default
 # Meta allows about 2 Conversations API calls per second per Page (graph-api.md §5.1).
 FACEBOOK_CALLS_PER_SECOND = env.float("FACEBOOK_CALLS_PER_SECOND", default=2.0)
 FACEBOOK_TIMEOUT_SECONDS = env.float("FACEBOOK_TIMEOUT_SECONDS", default=30.0)
+# One call may take this long in all (a response that trickles in never holds a run forever).
+FACEBOOK_CALL_DEADLINE_SECONDS = env.float("FACEBOOK_CALL_DEADLINE_SECONDS", default=120.0)
 FACEBOOK_MAX_RETRIES = env.int("FACEBOOK_MAX_RETRIES", default=5)
-
-# Tokens are encrypted at rest with Fernet. Several comma-separated keys allow rotation: the
-# first encrypts, all decrypt (see README, "Rotating the token key"). The fallback derives a
-# key from SECRET_KEY so a local checkout works with no setup.
-TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
 
 # --- Sync engine ----------------------------------------------------------------------------
 SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=25)
@@ -174,6 +250,8 @@ SYNC_AUTO_RESUME_REAPED = env.bool("SYNC_AUTO_RESUME_REAPED", default=True)
 SYNC_SCHEDULE_INTERVAL_SECONDS = env.int("SYNC_SCHEDULE_INTERVAL_SECONDS", default=0)
 # A worker waits out shorter rate-limit pauses; longer ones park the run and free the worker.
 SYNC_MAX_INLINE_PAUSE_SECONDS = env.float("SYNC_MAX_INLINE_PAUSE_SECONDS", default=15.0)
+# A last guard against a run that keeps calling Graph without end (about 14 h at 2 calls/s).
+SYNC_MAX_GRAPH_CALLS_PER_RUN = env.int("SYNC_MAX_GRAPH_CALLS_PER_RUN", default=100_000)
 
 LOGGING = {
     "version": 1,
@@ -184,6 +262,9 @@ LOGGING = {
             "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
         }
     },
+    "filters": {"quiet_forbidden": {"()": "fbsync.log_filters.QuietForbidden"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A logger's own filter also covers handlers added later (pytest's caplog included).
+    "loggers": {"django.request": {"filters": ["quiet_forbidden"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }

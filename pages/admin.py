@@ -4,8 +4,8 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from pages.models import FacebookPage, SyncRun
-from pages.runs import Start, SyncAlreadyRunning
 from pages.sync.checkpoint import Checkpoint, clear_checkpoints, pretty_json
+from pages.sync.runs import Start, SyncAlreadyRunning
 from pages.tasks import PageNeedsReconnect, queue_sync
 
 RUN_COLUMNS = ("status", "mode", "trigger", "current", "inserted", "updated", "skipped", "events")
@@ -105,7 +105,7 @@ def _pretty(value) -> str:
 
 
 def _preformatted(text: str) -> str:
-    return format_html("<pre style='white-space: pre-wrap'>{}</pre>", text)
+    return format_html("<pre class='pre-wrap'>{}</pre>", text)
 
 
 @admin.register(SyncRun)
