@@ -1,7 +1,25 @@
 """What a Page's inbox holds. Every natural key is a unique constraint, so writes are upserts
 and replaying a conversation any number of times yields the same rows."""
 
+from datetime import UTC, datetime
+
 from django.db import models
+from django.db.models import Q
+
+# Every time we store from Graph lies in [GRAPH_TIME_START, GRAPH_TIME_END): conversations.parsing
+# rejects the rest, and the database refuses it too, because PostgreSQL accepts a time it then
+# cannot give back to Python (year 10000 in UTC): every list showing that row would fail.
+GRAPH_TIME_START = datetime(1970, 1, 1, tzinfo=UTC)
+GRAPH_TIME_END = datetime(2101, 1, 1, tzinfo=UTC)
+
+
+def graph_time_in_range(field: str, *, nullable: bool = False) -> models.CheckConstraint:
+    """A CHECK that `field` holds a time in the Graph time range (or NULL when `nullable`)."""
+    in_range = Q(**{f"{field}__gte": GRAPH_TIME_START, f"{field}__lt": GRAPH_TIME_END})
+    return models.CheckConstraint(
+        condition=in_range | Q(**{f"{field}__isnull": True}) if nullable else in_range,
+        name=f"%(app_label)s_%(class)s_{field}_in_range",
+    )
 
 
 class Contact(models.Model):
@@ -60,7 +78,9 @@ class Conversation(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["page", "facebook_id"], name="unique_conversation_per_page"
-            )
+            ),
+            graph_time_in_range("updated_time"),
+            graph_time_in_range("last_message_at", nullable=True),
         ]
         indexes = [models.Index(fields=["page", "-updated_time"])]
 
@@ -91,7 +111,8 @@ class Message(models.Model):
         # Graph timestamps have one-second resolution: ties keep insertion order (id).
         ordering = ["created_time", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["page", "facebook_id"], name="unique_message_per_page")
+            models.UniqueConstraint(fields=["page", "facebook_id"], name="unique_message_per_page"),
+            graph_time_in_range("created_time"),
         ]
         indexes = [models.Index(fields=["conversation", "created_time"])]
 
@@ -122,7 +143,8 @@ class InteractionEvent(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["page", "kind", "source_id"], name="unique_interaction_event"
-            )
+            ),
+            graph_time_in_range("occurred_at"),
         ]
         indexes = [models.Index(fields=["page", "occurred_at"])]
 

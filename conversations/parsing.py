@@ -4,17 +4,43 @@ Strict about what we key on (ids, timestamps) and lenient about everything else:
 fields that have no data (graph-api.md §4.2), names go missing for deleted users, attachment
 kinds come and go. What cannot be keyed raises `BadConversationData`, which the engine
 records and skips.
+
+Everything returned fits its column on SQLite and PostgreSQL: strings are cleaned of what no
+database stores (NUL, lone surrogates; pages.graph.payload does this for whole bodies, this
+module again for data that reaches it another way), names are cut to their column, counts are
+bounded, and ids or timestamps that cannot be stored faithfully make the conversation bad
+data: an id is never cut (a cut id would name another conversation) and a date is never
+guessed.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from conversations.models import Conversation, Message
+from conversations.models import (
+    GRAPH_TIME_END,
+    GRAPH_TIME_START,
+    Contact,
+    Conversation,
+    Message,
+)
+from pages.graph.payload import clean_text
 
 FOLDERS = {choice.value for choice in Conversation.Folder}
+
+# Column sizes, read from the models so that widening a column widens what we accept.
+CONVERSATION_ID_LENGTH = Conversation._meta.get_field("facebook_id").max_length
+MESSAGE_ID_LENGTH = Message._meta.get_field("facebook_id").max_length
+PSID_LENGTH = Contact._meta.get_field("psid").max_length
+SENDER_ID_LENGTH = Message._meta.get_field("sender_id").max_length
+NAME_LENGTH = Contact._meta.get_field("name").max_length
+# The range of a PositiveIntegerField on PostgreSQL (integer); counts beyond it are clamped.
+MAX_COUNT = 2**31 - 1
+# Attachment sizes live in JSON, read by JavaScript: keep them exact integers there.
+MAX_JSON_INTEGER = 2**53 - 1
 
 
 class BadConversationData(ValueError):
@@ -50,31 +76,79 @@ class ConversationData:
 
 
 def parse_time(value: Any) -> datetime:
-    """Graph's "2026-08-01T10:22:31+0000" (fromisoformat reads it, 30× faster than strptime)."""
+    """Graph's "2026-08-01T10:22:31+0000" (fromisoformat reads it, 30× faster than strptime),
+    between GRAPH_TIME_START and GRAPH_TIME_END once in UTC: a year-9999 time with a negative
+    offset is year 10000 in UTC, which PostgreSQL stores and then cannot give back."""
     if not isinstance(value, str):
-        raise BadConversationData(f"missing or invalid timestamp {value!r}")
+        raise BadConversationData(f"missing or invalid timestamp {_shown(value)}")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise BadConversationData(f"invalid timestamp {value!r}") from None
+        raise BadConversationData(f"invalid timestamp {_shown(value)}") from None
     if parsed.tzinfo is None:
-        raise BadConversationData(f"timestamp without a time zone {value!r}")
+        raise BadConversationData(f"timestamp without a time zone {_shown(value)}")
+    try:
+        in_utc = parsed.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not GRAPH_TIME_START <= in_utc < GRAPH_TIME_END:
+        raise BadConversationData(
+            f"timestamp {_shown(value)} is outside "
+            f"{GRAPH_TIME_START.year}–{GRAPH_TIME_END.year - 1}"
+        )
     return parsed
 
 
-def _count(value: Any) -> int:
+def _shown(value: Any) -> str:
+    """A short, printable rendering of an unreadable value for a problem's reason."""
+    shown = repr(value[:40] if isinstance(value, str) else value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _count(value: Any, maximum: int = MAX_COUNT) -> int:
+    """Counts are only shown, never keyed on: a conversation with an absurd count still has
+    messages worth keeping, so a count past its column is clamped to it (the same value at
+    every sync, so it never reads as a change) and one that is no number at all (missing,
+    text, NaN, infinite: `1e400`) counts as 0."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0
     try:
-        return max(int(value), 0)
+        number = int(value)
     except (TypeError, ValueError):
         return 0
+    return min(max(number, 0), maximum)
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    return clean_text(value) if isinstance(value, str) else ""
 
 
 def _name(value: Any) -> str | None:
-    return value.strip()[:255] or None if isinstance(value, str) else None
+    """A display name cut to its column (by code points, after cleaning, so never inside a
+    character); blank counts as no name."""
+    if not isinstance(value, str):
+        return None
+    return clean_text(value).strip()[:NAME_LENGTH].rstrip() or None
+
+
+def _key(value: Any) -> str | None:
+    """An id as text: Graph sends strings, an integer is read as its digits, anything else is
+    no id."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _checked_id(value: str, length: int, what: str) -> str:
+    """An id we key on, as Graph sent it, or BadConversationData: it is never cut nor cleaned,
+    since the changed id would name another object."""
+    if len(value) > length:
+        raise BadConversationData(f"{what} is longer than {length} characters")
+    if clean_text(value) != value:
+        raise BadConversationData(f"{what} contains a NUL or a broken character")
+    return value
 
 
 def _data_list(value: Any) -> list[Any]:
@@ -106,14 +180,14 @@ def parse_attachments(raw: dict[str, Any]) -> list[dict[str, Any]]:
         else:
             kind, url = "unknown", None
         entry = {"type": kind, "name": _text(item.get("name")), "mime_type": mime}
-        if url:
-            entry["url"] = str(url)
+        if isinstance(url, str) and url:
+            entry["url"] = clean_text(url)
         if item.get("size") is not None:
-            entry["size"] = _count(item.get("size"))
+            entry["size"] = _count(item.get("size"), MAX_JSON_INTEGER)
         result.append(entry)
     sticker = raw.get("sticker")
     if isinstance(sticker, str) and sticker:
-        result.append({"type": "sticker", "url": sticker})
+        result.append({"type": "sticker", "url": clean_text(sticker)})
     for share in _data_list(raw.get("shares")):
         if isinstance(share, dict):
             result.append(
@@ -130,10 +204,11 @@ def parse_attachments(raw: dict[str, Any]) -> list[dict[str, Any]]:
 def parse_message(raw: Any, page_id: str) -> MessageData:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
         raise BadConversationData("a message has no id")
+    message_id = _checked_id(raw["id"], MESSAGE_ID_LENGTH, "a message id")
     sender = raw.get("from") if isinstance(raw.get("from"), dict) else {}
-    sender_id = str(sender.get("id") or "")
+    sender_id = _checked_id(_key(sender.get("id")) or "", SENDER_ID_LENGTH, "a sender id")
     return MessageData(
-        facebook_id=raw["id"],
+        facebook_id=message_id,
         created_time=parse_time(raw.get("created_time")),
         sender_id=sender_id,
         sender_name=_name(sender.get("name")),
@@ -166,6 +241,7 @@ def parse_messages_page(raw: Any, page_id: str) -> tuple[list[MessageData], str 
 def parse_conversation(raw: Any, page_id: str, folder: str) -> ConversationData:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
         raise BadConversationData("a conversation has no id")
+    conversation_id = _checked_id(raw["id"], CONVERSATION_ID_LENGTH, "the conversation id")
     messages, older_cursor = parse_messages_page(raw.get("messages"), page_id)
     if raw.get("updated_time") is not None:
         updated_time = parse_time(raw.get("updated_time"))
@@ -177,19 +253,20 @@ def parse_conversation(raw: Any, page_id: str, folder: str) -> ConversationData:
         (
             p
             for p in _data_list(raw.get("participants"))
-            if isinstance(p, dict) and p.get("id") and str(p["id"]) != page_id
+            if isinstance(p, dict) and _key(p.get("id")) not in (None, "", page_id)
         ),
         None,
     )
+    psid = _checked_id(_key(person["id"]), PSID_LENGTH, "the contact's id") if person else None
     return ConversationData(
-        facebook_id=raw["id"],
+        facebook_id=conversation_id,
         folder=folder if folder in FOLDERS else Conversation.Folder.INBOX,
         updated_time=updated_time,
         message_count=_count(raw.get("message_count")),
         unread_count=_count(raw.get("unread_count")),
         snippet=_text(raw.get("snippet")),
         can_reply=raw.get("can_reply") is not False,
-        contact_psid=str(person["id"]) if person else None,
+        contact_psid=psid,
         contact_name=_name(person.get("name")) if person else None,
         messages=messages,
         older_messages_cursor=older_cursor,

@@ -4,7 +4,8 @@ Standalone: imports nothing from ``pages`` or ``conversations``; no Django in th
 """
 
 from .control import SandboxControl
-from .sandbox import Sandbox, appsecret_proof
+from .result import appsecret_proof
+from .sandbox import Sandbox
 from .server import SandboxServer
 
 __all__ = ["Sandbox", "SandboxControl", "SandboxServer", "appsecret_proof"]

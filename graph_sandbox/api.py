@@ -22,6 +22,7 @@ from .fields import FieldSpec, parse_fields, select, unparse
 
 if TYPE_CHECKING:
     from .faults import FaultConfig
+    from .odd_values import OddValues
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -129,10 +130,13 @@ def _edge_url(req: Request, cursor_name: str, cursor: str) -> str:
 
 
 class Renderer:
-    def __init__(self, ds: Dataset, config: FaultConfig, req: Request) -> None:
+    def __init__(
+        self, ds: Dataset, config: FaultConfig, req: Request, odd: OddValues | None = None
+    ) -> None:
         self.ds = ds
         self.config = config
         self.req = req
+        self.odd = odd
         self.items = 0
 
     def page(self, page: Page) -> dict[str, Any]:
@@ -178,6 +182,8 @@ class Renderer:
 
     def message(self, conv: Conversation, msg: Message, specs: list[FieldSpec]) -> dict:
         full = msg.render(conv)
+        if self.odd is not None and self.config.odd_values:
+            self.odd.message(conv, msg, full, self.config.odd_values)
         out: dict[str, Any] = {}
         for spec in specs:
             if spec.name in MESSAGE_OMITTED:
@@ -285,6 +291,8 @@ class Renderer:
                 continue
             else:
                 raise errors.nonexisting_field(name, "UnifiedThread")
+        if self.odd is not None and self.config.odd_values:
+            self.odd.conversation(conv, out, self.config.odd_values)
         self.items += 1
         return out
 

@@ -21,7 +21,9 @@ from urllib.parse import parse_qsl
 
 from . import errors
 from .api import Request
-from .sandbox import Result, Sandbox, appsecret_proof
+from .odd_values import splice_raw
+from .result import Result, appsecret_proof
+from .sandbox import Sandbox
 
 VERSION_RE = re.compile(r"^/(v\d+\.\d+)(/.*)?$")
 OLDEST_VERSION = (21, 0)  # older versions are served by the oldest available one (§1)
@@ -64,8 +66,9 @@ CONTROL = {
 
 
 def dump_json(value: Any) -> str:
-    # like Graph: ASCII only (non-ASCII as \\uXXXX) and "/" escaped as "\\/"
-    return json.dumps(value, separators=(",", ":")).replace("/", "\\/")
+    # like Graph: ASCII only (non-ASCII as \\uXXXX) and "/" escaped as "\\/"; odd values that
+    # json.dumps cannot write (1e400, deep nesting) are spliced in as raw JSON
+    return splice_raw(json.dumps(value, separators=(",", ":")).replace("/", "\\/"))
 
 
 Headers = list[tuple[str, str]]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors
+from .odd_values import kinds_of
 
 KINDS = (
     "transient",  # HTTP 500 JSON code 2, is_transient
@@ -44,12 +45,16 @@ class FaultConfig:
     hourly_call_budget: int = 100_000
     enforce_hourly_budget: bool = False
     app_secret: str | None = None
+    # Odd values served (graph_sandbox.odd_values): True gives every kind; kept as a tuple.
+    odd_values: tuple[str, ...] = ()
 
     def update(self, **options: Any) -> None:
         names = {f.name for f in dataclasses.fields(self)}
         unknown = set(options) - names
         if unknown:
             raise TypeError(f"unknown sandbox option(s): {', '.join(sorted(unknown))}")
+        if "odd_values" in options:
+            options["odd_values"] = kinds_of(options["odd_values"])
         for name, value in options.items():
             setattr(self, name, value)
 

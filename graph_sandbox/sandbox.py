@@ -13,13 +13,10 @@ random transient error → handler. Rate-limit accounting (documented decision):
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import random
-import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors
@@ -30,25 +27,9 @@ from .errors import GraphError
 from .faults import FaultConfig, FaultQueue, PageMeter
 from .faults import now as monotonic
 from .fields import parse_fields
+from .odd_values import OddValues
+from .result import Result, appsecret_proof
 from .stats import RequestStats
-
-
-def trace_id() -> str:
-    return secrets.token_urlsafe(8)
-
-
-def appsecret_proof(app_secret: str, access_token: str) -> str:
-    return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
-
-
-@dataclass
-class Result:
-    status: int = 200
-    body: Any = None
-    trace_id: str = field(default_factory=trace_id)
-    usage: dict[str, Any] | None = None  # the X-Business-Use-Case-Usage value
-    transport: str | None = None  # a transport fault the HTTP layer must apply
-    null: bool = False  # batch item that "timed out"
 
 
 class Sandbox:
@@ -71,6 +52,7 @@ class Sandbox:
         self.seed = seed
         self.default_version = default_version
         self.dataset = Dataset(conversations, seed, pages, anchor)
+        self.odd_values = OddValues(self.dataset)
         self.config = FaultConfig()
         self.config.update(**fault_options)
         self.faults = FaultQueue()
@@ -225,7 +207,7 @@ class Sandbox:
                     if r < 0.75:
                         raise errors.unknown_error()
                     result.transport = "server_error_html_503"
-                renderer = Renderer(self.dataset, self.config, req)
+                renderer = Renderer(self.dataset, self.config, req, self.odd_values)
                 if kind == "page":
                     result.body = renderer.page(token_page)
                 elif kind == "conversations":
@@ -413,6 +395,10 @@ class Sandbox:
             self.dataset.move_folder(self._conv(page, conversation_id), folder)
 
     def truth(self, page_id: str | None = None) -> dict[str, Any]:
-        """Everything the API exposes for a page, for comparing a database against."""
+        """Everything the API exposes for a page, for comparing a database against; `odd`
+        lists the conversations served with odd values (graph_sandbox.odd_values)."""
         with self.lock:
-            return self.dataset.truth(self._page(page_id))
+            page = self._page(page_id)
+            truth = self.dataset.truth(page)
+            truth["odd"] = self.odd_values.report(page.id, self.config.odd_values)
+            return truth

@@ -30,7 +30,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60  # idle keep-alive connections end after this many seconds
     disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls on keep-alive connections
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _serve(self) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .api import Request
     from .dataset import Page
-    from .sandbox import Result
+    from .result import Result
 
 STAT_KINDS = ("page", "conversations", "messages", "conversation", "batch", "batch_items")
 

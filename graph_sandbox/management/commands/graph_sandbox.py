@@ -32,6 +32,15 @@ class Command(BaseCommand):
         parser.add_argument("--transient-error-rate", type=float, default=0.0)
         parser.add_argument("--cursor-ttl-seconds", type=float, default=None)
         parser.add_argument("--app-secret", default=None, help="require appsecret_proof")
+        parser.add_argument(
+            "--odd-values",
+            nargs="?",
+            const=True,
+            default=False,
+            metavar="KIND,KIND",
+            help="serve odd values in some conversations (all kinds, or those listed; "
+            "see graph_sandbox/README.md)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         sandbox = Sandbox(
@@ -44,6 +53,7 @@ class Command(BaseCommand):
             transient_error_rate=opts["transient_error_rate"],
             cursor_ttl_seconds=opts["cursor_ttl_seconds"],
             app_secret=opts["app_secret"],
+            odd_values=opts["odd_values"],
         )
         server = SandboxServer(sandbox, opts["host"], opts["port"]).start()
         stop = threading.Event()
