@@ -6,7 +6,7 @@ benchmark's environment (DATABASE_URL, FACEBOOK_GRAPH_URL, REDIS_URL, ...):
     bench_ops.py staff-cookie   # creates a staff user, prints {"sessionid": ...}
 
 Each prints one JSON line on stdout. It uses the app's own entry points (pages.connect,
-pages.runs.create_run, pages.tasks.sync_page_task), as the web UI does.
+pages.sync.runs.create_run, pages.tasks.sync_page_task), as the web UI does.
 """
 
 from __future__ import annotations
@@ -25,9 +25,12 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.contrib.auth.models import User  # noqa: E402
+from django.test import Client  # noqa: E402
+
 from pages.connect import connect_page  # noqa: E402
 from pages.models import FacebookPage, SyncRun  # noqa: E402
-from pages.runs import create_run  # noqa: E402
+from pages.sync.runs import create_run  # noqa: E402
 from pages.tasks import sync_page_task  # noqa: E402
 
 
@@ -49,9 +52,6 @@ def enqueue() -> dict:
 
 
 def staff_cookie() -> dict:
-    from django.contrib.auth.models import User
-    from django.test import Client
-
     user = User.objects.create_user("bench-staff", password="pw", is_staff=True)
     client = Client()
     client.force_login(user)

@@ -1,0 +1,152 @@
+"""One conversation's screen: its thread in order, the contact, escaped text and every
+attachment kind. Filled by hand, or by a real sync against the 60-conversation sandbox."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from conversations.models import Conversation, Message
+from tests.conversations.view_helpers import add_message, at, make_conversation
+
+# ---- One conversation ----
+
+
+@pytest.fixture
+def thread(shop):
+    conversation = make_conversation(
+        shop, "t_thread", name="Zoë <b>Ferreira</b>", psid="90071992547409931", folder="pending"
+    )
+    # Inserted out of order; two share a timestamp (Graph has one-second resolution).
+    add_message(
+        conversation,
+        "m_3",
+        when=at(3, 10, 5),
+        direction="out",
+        text="Yes, size M. See https://shop.example/m",
+    )
+    add_message(
+        conversation,
+        "m_1",
+        when=at(3, 10, 0),
+        text="Is the blue one available?\nAnd in size M? <script>alert(1)</script>",
+    )
+    add_message(
+        conversation,
+        "m_2",
+        when=at(3, 10, 0),
+        attachments=[
+            {
+                "type": "image",
+                "url": "https://cdn.example/photo.jpg",
+                "name": "photo.jpg",
+                "mime_type": "image/jpeg",
+                "size": 2048,
+            },
+            {"type": "sticker", "url": "https://cdn.example/sticker.png"},
+            {"type": "video", "url": "https://cdn.example/clip.mp4", "name": "clip.mp4"},
+            {"type": "audio", "url": "https://cdn.example/voice.mp4", "name": "voice.mp4"},
+            {
+                "type": "file",
+                "url": "https://cdn.example/invoice.pdf",
+                "name": "invoice.pdf",
+                "mime_type": "application/pdf",
+                "size": 1536,
+            },
+            {
+                "type": "share",
+                "url": "https://shop.example/bike",
+                "name": "Blue bike",
+                "description": "Our best seller",
+            },
+            {"type": "share", "url": "javascript:alert(1)", "name": "Sneaky"},
+            {"type": "unknown", "name": "", "mime_type": ""},
+            {"type": "hologram"},
+        ],
+    )
+    return conversation
+
+
+def test_conversation_detail_shows_messages_in_chronological_order(admin_client, thread):
+    response = admin_client.get(reverse("conversations:detail", args=[thread.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    # m_1 and m_2 share a second: insertion (id) order breaks the tie.
+    expected = [Message.objects.get(facebook_id=f).pk for f in ("m_1", "m_2", "m_3")]
+    assert [int(pk) for pk in re.findall(r'id="message-(\d+)"', html)] == expected
+    assert re.findall(r'<li class="msg (received|sent)"', html) == ["received", "received", "sent"]
+    assert response.context["nav"] == "conversations"
+    assert response.context["stored_count"] == 3
+
+
+def test_conversation_detail_shows_contact_and_escapes_text(admin_client, thread):
+    html = admin_client.get(reverse("conversations:detail", args=[thread.pk])).content.decode()
+    assert "<h1>Zoë &lt;b&gt;Ferreira&lt;/b&gt;</h1>" in html
+    assert "<code>90071992547409931</code>" in html
+    assert "<dd>Pending</dd>" in html
+    assert "<dd>3 stored</dd>" in html
+    assert '<a href="https://shop.example/m" rel="nofollow">https://shop.example/m</a>' in html
+    assert (
+        "<p>Is the blue one available?<br>And in size M? "
+        "&lt;script&gt;alert(1)&lt;/script&gt;</p>" in html
+    )
+    assert "<script>alert(1)" not in html
+    # The thread is not mistaken for django.contrib.messages (base.html's `messages`).
+    assert '<ul class="messages"' not in html
+
+
+def test_conversation_detail_renders_each_attachment_kind(admin_client, thread):
+    html = admin_client.get(reverse("conversations:detail", args=[thread.pk])).content.decode()
+    assert '<img src="https://cdn.example/photo.jpg" loading="lazy" alt="photo.jpg">' in html
+    assert (
+        '<img class="sticker" src="https://cdn.example/sticker.png" loading="lazy" alt="Sticker"'
+        in html
+    )
+    assert (
+        '<a href="https://cdn.example/clip.mp4" rel="noopener noreferrer">🎬 clip.mp4</a>' in html
+    )
+    assert (
+        '<a href="https://cdn.example/voice.mp4" rel="noopener noreferrer">🔊 voice.mp4</a>' in html
+    )
+    assert '📎 invoice.pdf</a> <span class="muted">(application/pdf, 1.5\xa0KB)</span>' in html
+    assert '<a href="https://shop.example/bike" rel="noopener noreferrer">Blue bike</a>' in html
+    assert '<p class="muted">Our best seller</p>' in html
+    # A non-http link is shown as text, never as a link.
+    assert "javascript:" not in html
+    assert "<span>Sneaky</span>" in html
+    assert html.count("Unsupported attachment") == 2
+
+
+def test_conversation_detail_without_contact_says_unknown_user(admin_client, shop):
+    conversation = Conversation.objects.create(
+        page=shop, facebook_id="t_anon", updated_time=at(4, 9), folder="inbox"
+    )
+    html = admin_client.get(
+        reverse("conversations:detail", args=[conversation.pk])
+    ).content.decode()
+    assert "<h1>Unknown user</h1>" in html
+    assert "No messages stored for this conversation." in html
+
+
+def test_conversation_detail_of_synced_thread_matches_the_database(admin_client, synced):
+    first_image = Message.objects.filter(attachments__0__type="image").order_by("pk").first()
+    conversation = first_image.conversation
+    response = admin_client.get(reverse("conversations:detail", args=[conversation.pk]))
+    html = response.content.decode()
+    expected = list(
+        conversation.messages.order_by("created_time", "id").values_list("pk", flat=True)
+    )
+    assert [int(pk) for pk in re.findall(r'id="message-(\d+)"', html)] == expected
+    images = [
+        a
+        for m in conversation.messages.all()
+        for a in m.attachments
+        if a["type"] == "image" and a.get("url")
+    ]
+    assert html.count('loading="lazy" alt="image-') == len(images) > 0
+
+
+def test_conversation_detail_unknown_pk_is_404(admin_client, db):
+    assert admin_client.get(reverse("conversations:detail", args=[424242])).status_code == 404
