@@ -2,6 +2,9 @@
 
 `TOKEN_ENCRYPTION_KEYS` holds one or more Fernet keys, newest first: the first encrypts, all
 decrypt, so a key can be rotated without downtime (`manage.py rotate_token_key` re-encrypts).
+Keys derived from `SECRET_KEY` and `SECRET_KEY_FALLBACKS` also decrypt (never encrypt, once
+TOKEN_ENCRYPTION_KEYS is set): tokens stored by a checkout that ran without TOKEN_ENCRYPTION_KEYS,
+or before a SECRET_KEY rotation, stay readable until they are rotated.
 """
 
 import base64
@@ -16,17 +19,21 @@ class TokenDecryptionError(Exception):
     """The stored token cannot be decrypted with any configured key."""
 
 
+def _derived(secret_key: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret_key.encode()).digest()))
+
+
 @cache
-def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
-    if not keys:
-        # Local fallback: a key derived from SECRET_KEY, so a fresh checkout works unconfigured.
-        derived = base64.urlsafe_b64encode(hashlib.sha256(secret_key.encode()).digest())
-        return MultiFernet([Fernet(derived)])
-    return MultiFernet([Fernet(key.encode()) for key in keys])
+def _fernet(keys: tuple[str, ...], secret_keys: tuple[str, ...]) -> MultiFernet:
+    # Without TOKEN_ENCRYPTION_KEYS (only allowed with DEBUG on) the key derived from
+    # SECRET_KEY encrypts, so a fresh checkout works unconfigured.
+    derived = [_derived(secret) for secret in secret_keys if secret]
+    return MultiFernet([Fernet(key.encode()) for key in keys] + derived)
 
 
 def get_fernet() -> MultiFernet:
-    return _fernet(tuple(settings.TOKEN_ENCRYPTION_KEYS), settings.SECRET_KEY)
+    secret_keys = (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ()))
+    return _fernet(tuple(settings.TOKEN_ENCRYPTION_KEYS), tuple(secret_keys))
 
 
 def encrypt(plaintext: str) -> str:
@@ -38,7 +45,10 @@ def decrypt(ciphertext: str) -> str:
         return get_fernet().decrypt(ciphertext.encode()).decode()
     except InvalidToken as exc:
         raise TokenDecryptionError(
-            "The stored access token cannot be decrypted: check TOKEN_ENCRYPTION_KEYS."
+            "fbsync cannot decrypt this Page's stored access token: none of the keys in "
+            "TOKEN_ENCRYPTION_KEYS (nor SECRET_KEY and SECRET_KEY_FALLBACKS) is the one it was "
+            "encrypted with. Put the old key back at the end of TOKEN_ENCRYPTION_KEYS, or "
+            "reconnect the Page with a new token."
         ) from exc
 
 

@@ -1,7 +1,7 @@
 """Running one sync in this process: the harness shared by the worker task and the
 `sync_page` command.
 
-It claims the run (pages.runs) and lends the engine its RunControls: a stop flag (set by
+It claims the run (pages.sync.runs) and lends the engine its RunControls: a stop flag (set by
 SIGTERM/SIGINT, or by a cancel request read from the database), sleeps cut into short slices
 that keep the run's heartbeat and notice a stop, and progress reports published to the live
 card (and to the command's progress bar).
@@ -14,8 +14,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from pages import progress, runs
+from pages import progress
 from pages.models import SyncRun
+from pages.sync import runs
 from pages.sync.checkpoint import SyncProgress
 from pages.sync.controls import RunControls, SyncStopped
 from pages.sync.engine import run_sync

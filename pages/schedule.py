@@ -14,13 +14,13 @@ import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from pages import progress
 from pages.models import FacebookPage, SyncRun
-from pages.runs import Start, SyncAlreadyRunning, reap_stale_runs
+from pages.sync.runs import Start, SyncAlreadyRunning, reap_stale_runs
 from pages.tasks import PageNeedsReconnect, queue_sync
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,6 @@ def resume_reaped_runs() -> list[SyncRun]:
     newer = SyncRun.objects.filter(page=OuterRef("page"), created_at__gt=OuterRef("created_at"))
     reaped = (
         SyncRun.objects.filter(
-            status=SyncRun.Status.INTERRUPTED,
             reaped_at__gte=timezone.now() - timedelta(days=1),
             page__token_status=FacebookPage.TokenStatus.OK,
         )
@@ -99,11 +98,15 @@ def housekeeping() -> None:
 
 
 def housekeeping_forever(stop: threading.Event) -> None:
-    """A worker's housekeeping thread: every SYNC_REAPER_INTERVAL_SECONDS until `stop`."""
-    while not stop.wait(settings.SYNC_REAPER_INTERVAL_SECONDS):
+    """A worker's housekeeping thread: now, then every SYNC_REAPER_INTERVAL_SECONDS until
+    `stop`. A failure (the database is down) is logged and tried again next time."""
+    while True:
         try:
             housekeeping()
         except Exception:
             logger.exception("Housekeeping failed")
+            connections.close_all()  # this thread's; a broken one is opened anew next time
         finally:
             close_old_connections()
+        if stop.wait(settings.SYNC_REAPER_INTERVAL_SECONDS):
+            return

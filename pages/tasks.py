@@ -1,6 +1,6 @@
 """The task queue (Django tasks framework, django-tasks-db worker): the one way to ask for a
 sync (`queue_sync`, used by the web, the admin and the schedule) and the task that runs it.
-Thin: the run's life is pages.runs, its execution pages.harness."""
+Thin: the run's life is pages.sync.runs, its execution pages.harness."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.tasks import task
 from pages import progress
 from pages.harness import RunHarness, StopSignals
 from pages.models import FacebookPage, SyncRun
-from pages.runs import Start, create_run
+from pages.sync.runs import Start, create_run
 
 
 class PageNeedsReconnect(Exception):

@@ -12,10 +12,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from fbsync.access import staff_required
-from pages import panel, progress, runs, streams
+from pages import panel, progress, streams
 from pages.connect import ConnectError, connect_page
 from pages.models import FacebookPage, SyncRun
-from pages.runs import Start, SyncAlreadyRunning
+from pages.sync import runs
+from pages.sync.runs import Start, SyncAlreadyRunning
 from pages.tasks import PageNeedsReconnect, queue_sync
 
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import requests
+import urllib3
 from django.conf import settings
 from tenacity import (
     RetryCallState,
@@ -38,6 +39,7 @@ from tenacity import (
 )
 
 from pages.graph.errors import (
+    CallBudgetExceeded,
     GraphError,
     RateLimitError,
     TransientGraphError,
@@ -45,6 +47,7 @@ from pages.graph.errors import (
     error_from_payload,
     scrub,
 )
+from pages.graph.payload import parse_json
 from pages.graph.rate_limit import call_spacing_for
 
 if TYPE_CHECKING:
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_DEFAULT_PAUSE = 60 * 60
+BODY_CHUNK_BYTES = 64 * 1024
 # Usage (percent of the window) → delay before the next call (graph-api.md §5.4).
 USAGE_DELAYS = ((90, 300.0), (75, 5.0), (50, 1.0))
 
@@ -122,6 +126,8 @@ class GraphClient:
         page_id: str | None = None,
         calls_per_second: float = 2.0,
         timeout: float = 30.0,
+        deadline: float | None = None,
+        max_calls: int | None = None,
         max_attempts: int = 5,
         max_inline_pause: float = WAIT_INLINE,
         max_pauses: int = 20,
@@ -140,6 +146,9 @@ class GraphClient:
         self.version = version
         self.page_id = page_id
         self.timeout = timeout
+        # The longest one call may take in all (connect, wait and every read of the body).
+        self.deadline = deadline if deadline is not None else 4 * timeout
+        self.max_calls = max_calls
         self.max_attempts = max_attempts
         self.max_inline_pause = max_inline_pause
         self.max_pauses = max_pauses
@@ -169,6 +178,7 @@ class GraphClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         max_inline_pause: float = WAIT_INLINE,
+        max_calls: int | None = None,
     ) -> GraphClient:
         """A client for one Page, configured from settings, its call spacing shared with every
         process that calls Graph for that Page. `token` overrides the stored one (connect)."""
@@ -180,6 +190,8 @@ class GraphClient:
             page_id=page.facebook_id,
             calls_per_second=settings.FACEBOOK_CALLS_PER_SECOND,
             timeout=settings.FACEBOOK_TIMEOUT_SECONDS,
+            deadline=settings.FACEBOOK_CALL_DEADLINE_SECONDS,
+            max_calls=max_calls,
             max_attempts=settings.FACEBOOK_MAX_RETRIES,
             max_inline_pause=max_inline_pause,
             sleep=sleep,
@@ -244,9 +256,15 @@ class GraphClient:
         if self._proof:
             target = kwargs.setdefault("params" if method == "GET" else "data", {})
             target["appsecret_proof"] = self._proof
+        if self.max_calls is not None and self.calls + units > self.max_calls:
+            # A last guard against any loop that keeps calling Graph (a list that never ends).
+            raise CallBudgetExceeded(f"This run used its budget of {self.max_calls} Graph calls")
         self.calls += units
         try:
-            response = self.session.request(method, self._url(path), timeout=self.timeout, **kwargs)
+            response = self.session.request(
+                method, self._url(path), timeout=self.timeout, stream=True, **kwargs
+            )
+            content = self._read_body(response)
         except (
             requests.ConnectionError,
             requests.Timeout,
@@ -262,7 +280,7 @@ class GraphClient:
         usage = parse_usage(response.headers.items(), self.page_id)
         self._note_usage(usage)
         try:
-            body = response.json()
+            body = parse_json(content)
         except ValueError:
             is_html = "html" in response.headers.get("content-type", "")
             kind = "an HTML page" if is_html else "a body that is not JSON"
@@ -288,6 +306,26 @@ class GraphClient:
             )
         return body
 
+    def _read_body(self, response: requests.Response) -> bytes:
+        """The whole body, within `deadline` seconds: the read timeout alone would let a
+        response that trickles a byte at a time hold the run forever. `read1` returns what
+        has arrived, so the deadline is checked between small reads."""
+        deadline = time.monotonic() + self.deadline
+        chunks = []
+        try:
+            while chunk := response.raw.read1(BODY_CHUNK_BYTES, decode_content=True):
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise TransientGraphError(
+                        f"Graph took more than {self.deadline:.0f} s to answer.",
+                        http_status=response.status_code,
+                    )
+        except urllib3.exceptions.HTTPError as exc:  # a read timeout, a broken connection
+            raise requests.ConnectionError(type(exc).__name__) from None
+        finally:
+            response.close()
+        return b"".join(chunks)
+
     def _batch_item(self, item: Any) -> dict[str, Any] | GraphError:
         if item is None:
             return TransientGraphError("A batched request did not finish in time.")
@@ -295,7 +333,7 @@ class GraphClient:
         usage = parse_usage(headers, self.page_id)
         self._note_usage(usage)
         try:
-            body = json.loads(item.get("body") or "")
+            body = parse_json(item.get("body") or "")
         except (TypeError, ValueError):
             return TransientGraphError("A batched request returned a body that is not JSON.")
         if isinstance(body, dict) and "error" in body:

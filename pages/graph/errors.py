@@ -60,6 +60,10 @@ class TransientGraphError(GraphError):
     """Worth retrying unchanged: codes 1 and 2, `is_transient`, 5xx, timeouts, garbage bodies."""
 
 
+class CallBudgetExceeded(GraphError):
+    """The run made as many calls as it may (SYNC_MAX_GRAPH_CALLS_PER_RUN): never retried."""
+
+
 class RateLimitError(GraphError):
     """Meta (or our own throttle) says: wait `wait_seconds`, then try again. `told` is False
     when Meta gave no estimate and the wait is our default (which doubles while it repeats)."""

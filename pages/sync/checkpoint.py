@@ -10,7 +10,7 @@ resumed by another process can never overwrite its successor's checkpoint.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -168,7 +168,7 @@ def mark_status(page: FacebookPage, run: SyncRun, status: str) -> Checkpoint | N
     cp = Checkpoint.of(page)
     if cp is None or not cp.owned_by(run):
         return None
-    cp.status = status
+    cp = replace(cp, status=status)
     page.sync_checkpoint = cp.to_json()
     page.save(update_fields=["sync_checkpoint"])
     return cp

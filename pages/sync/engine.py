@@ -17,10 +17,10 @@ Shape of a run:
 - Incremental runs stop each folder at its high-water mark minus an overlap. The marks of a run
   are the tops seen when it walked each folder; they are stored only when the run completes.
 
-The worker task and the command claim a run (pages.runs) and call `run_sync` with the
+The worker task and the command claim a run (pages.sync.runs) and call `run_sync` with the
 RunControls of their harness (pages.harness). The engine walks and returns an Outcome
 (pages.sync.outcome); its recorder (pages.sync.recorder) saves every step and the outcome
-through the fenced writers of pages.runs and pages.sync.checkpoint. It imports no UI code.
+through the fenced writers of pages.sync.runs and pages.sync.checkpoint. It imports no UI code.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from django.utils import timezone
 from conversations import ingest, parsing
 from conversations.ingest import KnownConversation
 from conversations.parsing import BadConversationData, ConversationData, MessageData
-from pages import runs
+from pages.crypto import TokenDecryptionError
 from pages.graph.client import GraphClient
 from pages.graph.errors import (
     GraphError,
@@ -45,12 +45,13 @@ from pages.graph.errors import (
     TokenError,
 )
 from pages.models import FacebookPage, SyncRun
-from pages.runs import RunLost
+from pages.sync import runs
 from pages.sync.checkpoint import FOLDERS, Checkpoint
 from pages.sync.controls import RunControls, SyncStopped
 from pages.sync.listing import ConversationLists
 from pages.sync.outcome import Outcome, outcome_of
 from pages.sync.recorder import RunRecorder
+from pages.sync.runs import RunLost
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ MESSAGE_FIELDS = (
     "sticker,shares{link,name,description}"
 )
 OLDER_MESSAGES_PAGE_SIZE = 100
+# Graph may answer an empty page with a `next` (the list goes on); this many in a row, or a
+# `next` that repeats the cursor just used, means it does not move on.
+MAX_EMPTY_PAGES = 10
 
 
 def conversation_fields(messages_limit: int) -> str:
@@ -77,6 +81,8 @@ class PageSync:
         self.controls = controls
         self.overlap = timedelta(seconds=settings.SYNC_INCREMENTAL_OVERLAP_SECONDS)
         self.fields = conversation_fields(settings.SYNC_MESSAGES_PER_CONVERSATION)
+        # Folders whose walk this run restarted because the list did not move on.
+        self._restarted_walks: set[str] = set()
         self.record = RunRecorder(
             run,
             self.page,
@@ -136,12 +142,12 @@ class PageSync:
         except Exception as exc:
             if not isinstance(exc, SyncStopped | GraphError):
                 logger.exception("Sync run #%s failed", self.run.pk)
-            return self._outcome(exc)
+            return self.outcome(exc)
         finally:
             self.lists.close()
-        return self._outcome(None)
+        return self.outcome(None)
 
-    def _outcome(self, error: BaseException | None) -> Outcome:
+    def outcome(self, error: BaseException | None) -> Outcome:
         return outcome_of(
             error,
             summary=self._summary(),
@@ -185,7 +191,7 @@ class PageSync:
 
     def _walk(self, folder: str, *, stop_at: datetime | None, inclusive_stop: bool) -> int:
         """Walk a folder from the checkpoint's cursor; returns how many pages it fetched."""
-        pages = 0
+        pages = empty_pages = 0
         while True:
             self._check_stop()
             response = self._fetch_conversations(folder)
@@ -200,6 +206,11 @@ class PageSync:
             after = (paging.get("cursors") or {}).get("after")
             # Only a missing `next` ends a list: pages can be short or even empty.
             has_next = bool(paging.get("next") and after)
+            empty_pages = 0 if items else empty_pages + 1
+            if has_next and (after == self.cp.after or empty_pages >= MAX_EMPTY_PAGES):
+                self._restart_stuck_walk(folder)
+                empty_pages = 0
+                continue
             dated = [c for c in parsed if isinstance(c, ConversationData)]
             if has_next and (stop_at is None or (dated and dated[-1].updated_time > stop_at)):
                 # The walk surely goes on past this page: fetch the next one while we write.
@@ -217,6 +228,19 @@ class PageSync:
             if not has_next:
                 return pages
             self.record.advance(after=after)
+
+    def _restart_stuck_walk(self, folder: str) -> None:
+        """The list does not move on (the same cursor again, or page after empty page): walk
+        the folder again from the top once, then give up, resumably, instead of calling
+        Graph forever."""
+        if folder in self._restarted_walks:
+            raise ListNotAdvancing(
+                f"Facebook kept answering the {folder} list without moving on to the next "
+                "conversations"
+            )
+        self._restarted_walks.add(folder)
+        logger.info("The %s list of page %s does not move on; restarting it", folder, self.page.pk)
+        self.record.advance(after=None)
 
     def _fetch_conversations(self, folder: str) -> dict[str, Any]:
         after = self.cp.after
@@ -326,7 +350,10 @@ class PageSync:
                 f"{conversation.facebook_id}/messages",
                 {"fields": MESSAGE_FIELDS, "limit": OLDER_MESSAGES_PAGE_SIZE, "after": cursor},
             )
+            used = cursor
             batch, cursor = parsing.parse_messages_page(response, self.page.facebook_id)
+            if cursor == used:  # a thread whose `next` does not move on ends here
+                cursor = None
 
     # -- persistence and reporting ----------------------------------------------------------
 
@@ -345,6 +372,10 @@ class BadListResponse(GraphError):
     pass
 
 
+class ListNotAdvancing(GraphError):
+    pass
+
+
 def run_sync(run: SyncRun, controls: RunControls | None = None) -> SyncRun:
     """Run a claimed SyncRun to its end and return it with its final status.
 
@@ -353,20 +384,27 @@ def run_sync(run: SyncRun, controls: RunControls | None = None) -> SyncRun:
     (reaped during a stall) stops at once and writes nothing more.
     """
     controls = controls or RunControls()
+    try:
+        token, unreadable = run.page.access_token, None
+    except TokenDecryptionError as exc:
+        # Ends the run at once with its reason (a reaped crash would be resumed forever).
+        token, unreadable = "", exc
     client = GraphClient.for_page(
         run.page,
+        token=token,
         sleep=controls.sleep,
         clock=controls.clock,
         max_inline_pause=(
             controls.park_after_seconds if controls.can_park else GraphClient.WAIT_INLINE
         ),
+        max_calls=settings.SYNC_MAX_GRAPH_CALLS_PER_RUN,
     )
     try:
         sync = PageSync(run, client, controls)
         try:
-            outcome = sync.execute()
+            outcome = sync.execute() if unreadable is None else sync.outcome(unreadable)
         except (KeyboardInterrupt, SystemExit) as exc:
-            sync.record.finish(sync._outcome(exc))
+            sync.record.finish(sync.outcome(exc))
             raise
         sync.record.finish(outcome)
     except RunLost:

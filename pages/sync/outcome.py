@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pages.crypto import TokenDecryptionError
 from pages.graph.errors import GraphError, PolicyBlockError, RateLimitError, TokenError
 from pages.models import SyncRun
 from pages.sync.controls import SyncStopped
 
 S = SyncRun.Status
+UNREADABLE_TOKEN = "The stored token cannot be decrypted."  # noqa: S105 (a message, no secret)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ def outcome_of(
             "new token, then resume: progress is saved.",
             token_error=str(error),
         )
+    if isinstance(error, TokenDecryptionError):
+        # A configuration problem, not a crash: retrying cannot help until someone acts.
+        return Outcome(S.FAILED, str(error), token_error=UNREADABLE_TOKEN)
     if isinstance(error, RateLimitError):
         resume_at = now + timedelta(seconds=error.wait_seconds)
         if cancel_requested:

@@ -4,7 +4,7 @@ and always at the end) and the progress snapshots sent to `on_progress`.
 
 The checkpoint is what a resume trusts; the run row is for display and liveness (the reaper
 copies the checkpoint's counters into it when a worker dies). Every write goes through the
-fenced writers of pages.runs and pages.sync.checkpoint: once the run is no longer this
+fenced writers of pages.sync.runs and pages.sync.checkpoint: once the run is no longer this
 process's, the next write raises RunLost and nothing more is written.
 """
 
@@ -19,12 +19,11 @@ from typing import Any
 from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
-from pages import runs
 from pages.models import FacebookPage, SyncRun
-from pages.runs import RunLost
-from pages.sync import checkpoint
+from pages.sync import checkpoint, runs
 from pages.sync.checkpoint import Checkpoint, SyncProgress, progress_of
 from pages.sync.outcome import Outcome
+from pages.sync.runs import RunLost
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +148,7 @@ class RunRecorder:
         self.report(flush=True)
 
     def finish(self, outcome: Outcome) -> None:
-        """Record how the run ended: the run's status (pages.runs), the checkpoint and, for a
+        """Record how the run ended: the run's status (pages.sync.runs), the checkpoint and, for a
         complete run, the page's marks, in one transaction."""
         now = timezone.now()
         cp = replace(
@@ -180,7 +179,7 @@ class RunRecorder:
                 self.run, resume_at=outcome.resume_at, message=cp.message, **counters
             ):
                 # A cancel arrived while it paused: a paused run is only ever plain running.
-                cp = replace(cp, status=SyncRun.Status.CANCELLED, message="Cancelled.")
+                cp = replace(cp, status="cancelled", message="Cancelled.")
                 checkpoint.save_for_run(cp, self.page.pk, self.run.pk)
                 runs.finish(self.run, cp.status, message=cp.message, **counters)
         self._copy_counters(cp)

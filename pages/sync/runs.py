@@ -95,7 +95,7 @@ def this_host() -> str:
     return socket.gethostname()
 
 
-def _move(run_pk: int, name: str, to: str, **fields: Any) -> bool:
+def move(run_pk: int, name: str, to: str, **fields: Any) -> bool:
     """Apply one transition of the table with a conditional UPDATE; True if it happened."""
     transition = TRANSITIONS[name]
     if to not in transition.targets:
@@ -137,7 +137,7 @@ def claim(run: SyncRun) -> bool:
     """Take a queued (or parked) run for this process. False when it is not there to take
     (cancelled while queued, or claimed by another worker); `run` is then reloaded."""
     now = timezone.now()
-    claimed = _move(
+    claimed = move(
         run.pk,
         "claim",
         S.RUNNING,
@@ -179,7 +179,7 @@ def request_cancel(page: FacebookPage) -> None:
         page=page, status__in=SyncRun.ACTIVE_STATUSES
     ).values_list("pk", "status"):
         if status in TRANSITIONS["cancel"].sources:
-            _move(
+            move(
                 run_pk,
                 "cancel",
                 S.CANCELLED,
@@ -188,7 +188,7 @@ def request_cancel(page: FacebookPage) -> None:
                 finished_at=timezone.now(),
             )
         else:
-            _move(run_pk, "request_cancel", S.CANCELLING, cancel_requested=True)
+            move(run_pk, "request_cancel", S.CANCELLING, cancel_requested=True)
 
 
 # -- how it ends ---------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def request_cancel(page: FacebookPage) -> None:
 def park(run: SyncRun, *, resume_at: datetime, message: str, **counters: Any) -> bool:
     """Free the worker until `resume_at`. False when the run is no longer plain running
     (a cancel was requested meanwhile, or it was reaped)."""
-    parked = _move(run.pk, "park", S.PAUSED, resume_at=resume_at, error=message, **counters)
+    parked = move(run.pk, "park", S.PAUSED, resume_at=resume_at, error=message, **counters)
     if parked:
         run.status, run.resume_at, run.error = S.PAUSED, resume_at, message
     return parked
@@ -207,7 +207,7 @@ def finish(run: SyncRun, status: str, *, message: str, **counters: Any) -> None:
     """Record how the run ended. Raises RunLost when it was reaped (or ended) meanwhile."""
     now = timezone.now()
     error = "" if status == S.COMPLETE else message
-    if not _move(run.pk, "finish", status, error=error, finished_at=now, **counters):
+    if not move(run.pk, "finish", status, error=error, finished_at=now, **counters):
         raise RunLost(f"Sync run #{run.pk} was ended by someone else.")
     run.status, run.error, run.finished_at = status, error, now
 
@@ -256,7 +256,7 @@ def reap_stale_runs(*, page_id: int | None = None) -> list[SyncRun]:
             # conversation: the checkpoint is where the run really stopped.
             counters = saved.run_counters() if saved and saved.owned_by(run) else {}
             now = timezone.now()
-            moved = _move(
+            moved = move(
                 run.pk,
                 "reap",
                 S.INTERRUPTED,

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.conftest import ROOT, spawn_manage
+from tests.e2e.helpers import CHILD_ENV
+from tests.helpers import ROOT, spawn_manage
 
 # Playwright's sync API runs an asyncio event loop in the test thread, so Django sees a
 # "running event loop" and raises SynchronousOnlyOperation on every ORM call made by the test
@@ -19,9 +20,6 @@ from tests.conftest import ROOT, spawn_manage
 # check is a false alarm here. It must be set before any test runs, hence at import time.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-# The subprocesses (daphne, the worker) inherit os.environ; an empty value switches the check
-# back on for them, so a real sync ORM call inside an async view still fails under test.
-CHILD_ENV = {"DJANGO_ALLOW_ASYNC_UNSAFE": ""}
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

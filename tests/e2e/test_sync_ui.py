@@ -16,9 +16,9 @@ from playwright.sync_api import Locator, Page, expect
 
 from conversations.models import Conversation
 from pages.models import SyncRun
-from tests.conftest import connect
-from tests.e2e.conftest import CHILD_ENV
-from tests.pages.test_sync import assert_matches_truth, expected_counts
+from tests.e2e.helpers import CHILD_ENV
+from tests.helpers import connect
+from tests.truth import assert_matches_truth, expected_counts
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -52,7 +52,9 @@ def test_batch_items_count_for_stats_and_usage(make_graph_sandbox):
     post_batch(server, [{"method": "GET", "relative_url": f"{V}/me"}] * 5)
     stats = server.sandbox.stats()
     assert (stats["batch"], stats["batch_items"], stats["page"], stats["total"]) == (1, 5, 5, 5)
-    r = requests.get(f"{server.url}/{V}/me", params={"access_token": server.access_token})
+    r = requests.get(
+        f"{server.url}/{V}/me", params={"access_token": server.access_token}, timeout=10
+    )
     assert usage(r)[server.page_id][0]["call_count"] == 6
 
 

@@ -185,4 +185,5 @@ def test_management_command_prints_json_and_stops_on_sigterm(tmp_path):
         assert SandboxControl(info["url"]).truth(page["id"])["total_conversations"] == 55
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        proc.communicate(timeout=10)
+        assert proc.returncode == 0

@@ -346,9 +346,13 @@ def test_messages_attachment_subselection(make_graph_sandbox):
 def test_auth_token_in_header_or_form(graph_sandbox, method):
     url = f"{graph_sandbox.url}/{V}/{graph_sandbox.page_id}"
     if method == "header":
-        r = requests.get(url, headers={"Authorization": f"Bearer {graph_sandbox.access_token}"})
+        r = requests.get(
+            url, headers={"Authorization": f"Bearer {graph_sandbox.access_token}"}, timeout=10
+        )
     else:
-        r = requests.get(url + "?fields=id", data={"access_token": graph_sandbox.access_token})
+        r = requests.get(
+            url + "?fields=id", data={"access_token": graph_sandbox.access_token}, timeout=10
+        )
     assert r.status_code == 200
     assert json.loads(r.text)["id"] == graph_sandbox.page_id
 

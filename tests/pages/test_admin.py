@@ -3,7 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from tests.conftest import sync
+from pages.models import SyncRun
+from pages.tasks import sync_page_task
+from tests.helpers import sync
 
 pytestmark = pytest.mark.django_db
 
@@ -52,8 +54,6 @@ def _action(admin_client, action, page):
 
 
 def test_admin_sync_now_queues_a_run(admin_client, page):
-    from pages.models import SyncRun
-
     response = _action(admin_client, "sync_now", page)
 
     assert "Queued 1 sync(s)." in response.content.decode()
@@ -65,9 +65,6 @@ def test_admin_sync_now_queues_a_run(admin_client, page):
 
 
 def test_admin_resume_continues_an_interrupted_checkpoint(admin_client, page):
-    from pages.models import SyncRun
-    from pages.tasks import sync_page_task
-
     stops = iter([False] * 10 + [True])
     sync(page, should_stop=lambda: next(stops, True))
 

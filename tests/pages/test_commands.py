@@ -10,8 +10,8 @@ import pytest
 from conversations.models import Conversation, Message
 from graph_sandbox import appsecret_proof
 from pages.models import FacebookPage
-from tests.conftest import connect, manage, spawn_manage, stored_state
-from tests.pages.test_sync import assert_matches_truth, expected_counts
+from tests.helpers import connect, manage, spawn_manage, stored_state
+from tests.truth import assert_matches_truth, expected_counts
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -169,7 +169,7 @@ def test_sync_page_killed_at_several_moments_resumes_to_exact_rows(make_graph_sa
         proc = spawn_manage(server, *args, *extra, SYNC_PAGE_SIZE="10")
         wait_for_progress(page, kill_at, proc)
         proc.kill()
-        proc.wait()
+        proc.communicate()
         if extra:
             # The resumed run started at the page in flight, not at the top.
             first = next(

@@ -2,54 +2,16 @@
 process, without Redis (daphne polls the event counter) and with Redis (pub/sub)."""
 
 import re
-import threading
 import time
 
 import pytest
 import requests
+from django.test import Client
 
-from tests.conftest import connect, spawn_manage, staff_session_cookie
+from tests.helpers import connect, spawn_manage, staff_session_cookie
+from tests.sse import SseReader
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-class SseReader:
-    """Reads `progress` events of a page's stream in a thread, like a browser would."""
-
-    def __init__(self, url: str, cookies: dict[str, str]) -> None:
-        self.events: list[str] = []
-        self.response = requests.get(url, cookies=cookies, stream=True, timeout=(5, 60))
-        self.response.raise_for_status()
-        self.response.encoding = "utf-8"  # what browsers always use for event streams
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        event, data = None, []
-        try:
-            for line in self.response.iter_lines(decode_unicode=True):
-                if line.startswith("event: "):
-                    event = line[7:]
-                elif line.startswith("data: "):
-                    data.append(line[6:])
-                elif line == "" and event:
-                    if event == "progress":
-                        self.events.append("\n".join(data))
-                    event, data = None, []
-        except (requests.RequestException, AttributeError):
-            pass  # closed by the test
-
-    def wait_for(self, predicate, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for html in list(self.events):
-                if predicate(html):
-                    return html
-            time.sleep(0.05)
-        raise AssertionError(f"no matching event among {len(self.events)}")
-
-    def close(self) -> None:
-        self.response.close()
 
 
 def new_counter(html: str) -> int:
@@ -67,7 +29,7 @@ def test_progress_from_another_process_reaches_the_stream(make_graph_sandbox, st
 
     sync = spawn_manage(server, "sync_page", page.facebook_id, SYNC_PAGE_SIZE="10", **env)
     final = reader.wait_for(lambda html: 'data-status="complete"' in html)
-    sync.wait(timeout=30)
+    sync.communicate(timeout=30)
     reader.close()
 
     running = [new_counter(h) for h in reader.events if 'data-status="running"' in h]
@@ -78,8 +40,6 @@ def test_progress_from_another_process_reaches_the_stream(make_graph_sandbox, st
 
 
 def test_stream_refuses_non_staff_sessions(make_graph_sandbox, start_daphne, django_user_model):
-    from django.test import Client
-
     server = make_graph_sandbox(conversations=5, seed=9)
     page = connect(server)
     daphne = start_daphne(server)

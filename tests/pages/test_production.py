@@ -12,10 +12,11 @@ from conversations.models import Conversation, InteractionEvent, Message
 from pages.graph.client import GraphClient
 from pages.graph.rate_limit import DatabaseCallSpacing, RedisCallSpacing, _redis_client
 from pages.models import FacebookPage, SyncRun
-from pages.runs import STOPPED_UNEXPECTEDLY, create_run
+from pages.schedule import enqueue_due_syncs
+from pages.sync.runs import STOPPED_UNEXPECTEDLY, create_run
 from pages.tasks import sync_page_task
-from tests.conftest import connect, spawn_manage
-from tests.pages.test_sync import assert_matches_truth, expected_counts
+from tests.helpers import closing_connections, connect, spawn_manage
+from tests.truth import assert_matches_truth, expected_counts
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -44,7 +45,7 @@ def stop_workers(workers) -> None:
             worker.terminate()
     for worker in workers:
         try:
-            worker.wait(timeout=15)
+            worker.communicate(timeout=15)
         except Exception:
             worker.kill()
 
@@ -89,7 +90,7 @@ def test_thirty_pages_three_workers_one_killed_all_exact(make_graph_sandbox):
         )
         victim = pids[victim_run.worker_pid]
         victim.send_signal(signal.SIGKILL)
-        victim.wait()
+        victim.communicate()
 
         def all_complete():
             latest = [p.sync_runs.order_by("-created_at", "-id").first() for p in pages]
@@ -154,8 +155,6 @@ def test_schedule_syncs_every_page_incrementally_without_overlap(make_graph_sand
 
 
 def test_schedule_skips_pages_that_need_reconnecting(make_graph_sandbox, settings):
-    from pages.schedule import enqueue_due_syncs
-
     server = make_graph_sandbox(conversations=5, seed=29, pages=2)
     ok, broken = connect(server, 0), connect(server, 1)
     FacebookPage.objects.filter(pk=broken.pk).update(token_status="needs_reconnect")
@@ -199,7 +198,7 @@ def test_call_spacing_is_shared_by_clients_in_different_threads(make_graph_sandb
             errors.append(exc)
 
     started = time.monotonic()
-    threads = [threading.Thread(target=calls) for _ in range(2)]
+    threads = [threading.Thread(target=closing_connections(calls)) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tests.conftest import connect, free_port, spawn_manage, staff_session_cookie, wait_for_port
-from tests.pages.test_live import SseReader
+from tests.helpers import connect, free_port, spawn_manage, staff_session_cookie, wait_for_port
+from tests.sse import SseReader
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -40,7 +40,7 @@ class PrivateRedis:
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait()
+            self.proc.communicate()
 
 
 @pytest.fixture

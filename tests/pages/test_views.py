@@ -7,11 +7,12 @@ import time
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from conversations.models import Conversation
 from pages.models import FacebookPage, SyncRun
 from pages.tasks import sync_page_task
-from tests.conftest import connect, point_settings_at, sync
+from tests.helpers import closing_connections, connect, point_settings_at, sync
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +85,6 @@ def test_sync_button_records_a_queued_run_and_enqueues_it(
     assert (run.status, run.trigger, run.mode) == ("queued", "web", "full")
     assert len(callbacks) == 1
     assert sync_page_task.get_backend().get_result  # the DB backend stored the task
-    from django_tasks_db.models import DBTaskResult
 
     assert DBTaskResult.objects.get().args_kwargs == {"args": [run.pk], "kwargs": {}}
 
@@ -115,7 +115,7 @@ def test_two_simultaneous_sync_requests_start_exactly_one_run(page, django_user_
         barrier.wait()
         statuses.append(client.post(reverse("pages:sync", args=[page.pk])).status_code)
 
-    threads = [threading.Thread(target=press_sync) for _ in range(2)]
+    threads = [threading.Thread(target=closing_connections(press_sync)) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -161,7 +161,7 @@ def test_cancel_of_a_running_sync_stops_it_and_resume_continues(
     client.force_login(django_user_model.objects.create_user("staff", is_staff=True))
     client.post(reverse("pages:sync", args=[page.pk]))
     run = SyncRun.objects.get()
-    worker = threading.Thread(target=sync_page_task.call, args=[run.pk])
+    worker = threading.Thread(target=closing_connections(sync_page_task.call), args=[run.pk])
     worker.start()
     while SyncRun.objects.get().current < 5:
         time.sleep(0.01)
@@ -231,7 +231,6 @@ def test_long_rate_limit_parks_the_run_and_frees_the_worker(
     html = staff_client.get(reverse("pages:detail", args=[page.pk])).content.decode()
     assert "Paused by Facebook" in html
     assert "data-countdown" in html
-    from django_tasks_db.models import DBTaskResult
 
     delayed = DBTaskResult.objects.filter(args_kwargs__args=[run.pk]).exclude(run_after=None)
     assert any(abs((t.run_after - run.resume_at).total_seconds()) < 1 for t in delayed)

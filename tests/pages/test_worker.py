@@ -7,38 +7,12 @@ import time
 import pytest
 
 from conversations.models import Conversation
-from pages.models import SyncRun
-from pages.runs import Start, create_run
-from pages.tasks import sync_page_task
-from tests.conftest import connect, spawn_manage, staff_session_cookie
-from tests.pages.test_live import SseReader
-from tests.pages.test_sync import assert_matches_truth, expected_counts
+from tests.helpers import connect, staff_session_cookie
+from tests.sse import SseReader
+from tests.truth import assert_matches_truth, expected_counts
+from tests.workers import WORKER_ENV, enqueue, start_worker, wait_for_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-WORKER_ENV = {"SYNC_PAGE_SIZE": "10", "SYNC_REAPER_INTERVAL_SECONDS": "1"}
-
-
-def start_worker(server, **env):
-    return spawn_manage(
-        server, "run_worker", "--no-startup-delay", "--interval", "0.1", **WORKER_ENV, **env
-    )
-
-
-def enqueue(page, *, resume=False) -> SyncRun:
-    run = create_run(page, trigger=SyncRun.Trigger.WEB, mode=Start.RESUME if resume else Start.NEXT)
-    sync_page_task.enqueue(run.pk)
-    return run
-
-
-def wait_for_run(run: SyncRun, predicate, timeout: float = 60) -> SyncRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if predicate(run):
-            return run
-        time.sleep(0.02)
-    raise AssertionError(f"run #{run.pk} stuck at {run.status} #{run.current}")
 
 
 def test_worker_killed_mid_run_shows_resume_live_and_resume_is_exact(
@@ -53,7 +27,7 @@ def test_worker_killed_mid_run_shows_resume_live_and_resume_is_exact(
 
     run = wait_for_run(enqueue(page), lambda r: r.current >= 20)
     worker.send_signal(signal.SIGKILL)
-    worker.wait()
+    worker.communicate()
     killed_at = time.monotonic()
 
     panel = reader.wait_for(lambda html: 'data-status="interrupted"' in html, timeout=10)
@@ -69,7 +43,7 @@ def test_worker_killed_mid_run_shows_resume_live_and_resume_is_exact(
         resumed = wait_for_run(enqueue(page, resume=True), lambda r: r.status == "complete")
     finally:
         worker.terminate()
-        worker.wait(timeout=10)
+        worker.communicate(timeout=10)
     reader.close()
 
     expected = expected_counts(truth)
@@ -89,7 +63,7 @@ def test_worker_sigterm_stops_after_the_conversation_in_flight(make_graph_sandbo
 
     sent = time.monotonic()
     worker.send_signal(signal.SIGTERM)
-    worker.wait(timeout=10)
+    worker.communicate(timeout=10)
 
     assert time.monotonic() - sent < 5
     run.refresh_from_db()

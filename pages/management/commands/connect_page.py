@@ -17,7 +17,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, page_id: str, access_token: str, **options) -> None:
-        if access_token == "-":
+        if access_token == "-":  # noqa: S105  ("-" means: read it from stdin)
             access_token = sys.stdin.readline()
         try:
             page = connect_page(page_id, access_token)

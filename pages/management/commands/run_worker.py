@@ -1,17 +1,58 @@
-"""`manage.py run_worker`: django-tasks-db's `db_worker` plus housekeeping.
+"""`manage.py run_worker`: django-tasks-db's `db_worker` plus housekeeping, and a worker that
+outlives database outages.
 
-Housekeeping (pages.schedule) runs at start and every SYNC_REAPER_INTERVAL_SECONDS in a
-background thread: runs whose process died (SIGKILL, a lost machine) are reaped and resumed,
-and scheduled syncs that are due are queued. Autoreload is off by default (it would kill
-tasks mid-run). Give each worker a distinct --worker-id in production.
+Housekeeping (pages.schedule) runs in a background thread every SYNC_REAPER_INTERVAL_SECONDS:
+runs whose process died (SIGKILL, a lost machine) are reaped and resumed, and scheduled syncs
+that are due are queued. A lost database connection (a restart, a failover, "too many
+clients") no longer ends the worker: it closes its connections, waits (1 s, doubling up to
+30 s) and goes on. Autoreload is off (it would kill syncs mid-run). Give each worker a
+distinct --worker-id in production, and run it under a supervisor (systemd, the Procfile's
+process manager) so that a crash of another kind restarts it.
 """
 
+import logging
 import threading
+import time
 
-from django.db import close_old_connections
+from django.core.management.base import CommandError
+from django.db import InterfaceError, OperationalError, connections
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
+from django_tasks_db.management.commands.db_worker import Worker
 
-from pages.schedule import housekeeping, housekeeping_forever
+from pages.schedule import housekeeping_forever
+
+logger = logging.getLogger(__name__)
+
+FIRST_RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 30.0
+# After this long without an outage, the next one starts again from the first delay.
+HEALTHY_AFTER_SECONDS = 60.0
+DATABASE_OUTAGES = (OperationalError, InterfaceError)
+
+
+class ResilientWorker(Worker):
+    """db_worker's loop, restarted after a database error instead of exiting."""
+
+    def run(self) -> None:
+        delay = FIRST_RETRY_SECONDS
+        while True:
+            started = time.monotonic()
+            try:
+                return super().run()
+            except DATABASE_OUTAGES as exc:
+                if not self.running:
+                    raise
+                if time.monotonic() - started > HEALTHY_AFTER_SECONDS:
+                    delay = FIRST_RETRY_SECONDS
+                logger.warning(
+                    "Database unavailable (%s); the worker retries in %.0f s",
+                    type(exc).__name__,
+                    delay,
+                )
+                connections.close_all()
+                time.sleep(delay)  # a signal still stops the worker here (db_worker's handler)
+                delay = min(delay * 2, MAX_RETRY_SECONDS)
+                self.startup_delay = False
 
 
 class Command(DbWorkerCommand):
@@ -21,15 +62,45 @@ class Command(DbWorkerCommand):
         super().add_arguments(parser)
         parser.set_defaults(reload=False)
 
-    def handle(self, *args, **options) -> None:
-        housekeeping()
-        close_old_connections()
+    def handle(
+        self,
+        *,
+        verbosity: int,
+        queue_name: str,
+        interval: float,
+        batch: bool,
+        backend_name: str,
+        startup_delay: bool,
+        reload: bool,
+        max_tasks: int | None,
+        worker_id: str,
+        exclude_queues: str,
+        **options,
+    ) -> None:
+        if reload:
+            raise CommandError("run_worker does not autoreload: a reload would kill syncs.")
+        self.configure_logging(verbosity)
+        queue_names = queue_name.split(",")
+        excluded = exclude_queues.split(",") if exclude_queues else []
+        if excluded and "*" not in queue_names:
+            raise CommandError("--exclude-queues can only be used with --queue-name=*")
+        worker = ResilientWorker(
+            queue_names=queue_names,
+            interval=interval,
+            batch=batch,
+            backend_name=backend_name,
+            startup_delay=startup_delay,
+            max_tasks=max_tasks,
+            worker_id=worker_id,
+            excluded_queue_names=excluded,
+        )
         stop = threading.Event()
         thread = threading.Thread(
             target=housekeeping_forever, args=(stop,), daemon=True, name="housekeeping"
         )
         thread.start()
         try:
-            super().handle(*args, **options)
+            worker.configure_signals()
+            worker.run()
         finally:
             stop.set()

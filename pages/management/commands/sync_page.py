@@ -6,8 +6,8 @@ from tqdm import tqdm
 
 from pages.harness import RunHarness, StopSignals
 from pages.models import FacebookPage, SyncRun
-from pages.runs import Start, SyncAlreadyRunning, create_run
 from pages.sync.checkpoint import SyncProgress
+from pages.sync.runs import Start, SyncAlreadyRunning, create_run
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
             "--json", action="store_true", help="End stdout with one JSON line of results."
         )
 
-    def handle(self, *args, page_id, all, resume, full, json, **options) -> None:  # noqa: A002
+    def handle(self, *args, page_id, all, resume, full, json, **options) -> None:
         if bool(page_id) == bool(all):
             raise CommandError("Give a page id or --all (not both).")
         if all:

@@ -7,46 +7,12 @@ from django.conf import settings as django_settings
 
 from conversations.models import Contact, Conversation, InteractionEvent, Message
 from conversations.parsing import parse_time
+from pages.connect import connect_page
 from pages.models import FacebookPage, SyncRun
 from pages.sync.engine import FOLDERS
-from tests.conftest import FakeTime, connect, point_settings_at, stored_state, sync
-
-NEWEST = 25
-
-
-def truth_of(server, page):
-    return server.sandbox.truth(page.facebook_id)
-
-
-def expected_counts(truth) -> dict:
-    conversations = truth["conversations"]
-    messages = sum(min(NEWEST, len(c["message_ids"])) for c in conversations)
-    return {"conversations": len(conversations), "events": messages + len(conversations)}
-
-
-def assert_matches_truth(page, truth, *, newest=NEWEST, more=None):
-    """Every conversation of every folder once, with its newest messages (and `more[id]`
-    messages beyond them, that arrived after it was first stored) and their events."""
-    more = more or {}
-    state = stored_state(page)
-    assert {cid: folder for cid, (folder, _, _) in state["conversations"].items()} == {
-        c["id"]: c["folder"] for c in truth["conversations"]
-    }
-    for conversation in truth["conversations"]:
-        expected = conversation["message_ids"][: newest + more.get(conversation["id"], 0)]
-        assert state["messages"].get(conversation["id"], []) == expected
-    expected_events = sorted(
-        [("conversation_started", c["id"]) for c in truth["conversations"]]
-        + [
-            (kind, mid)
-            for kind, mid in (
-                (InteractionEvent.objects.get(source_id=m).kind, m)
-                for c in truth["conversations"]
-                for m in c["message_ids"][: newest + more.get(c["id"], 0)]
-            )
-        ]
-    )
-    assert state["events"] == expected_events
+from pages.sync.runs import SyncAlreadyRunning, claim, create_run
+from tests.helpers import FakeTime, connect, point_settings_at, stored_state, sync
+from tests.truth import NEWEST, assert_matches_truth, expected_counts, truth_of
 
 
 def test_full_sync_stores_every_conversation_of_every_folder_once(page, sandbox):
@@ -278,8 +244,6 @@ def test_token_expiry_stops_at_once_keeps_checkpoint_and_resumes_after_reconnect
     assert saved["current"] == run.current > 0
 
     server.set_token(page.facebook_id, "EAAB-new-token")
-    from pages.connect import connect_page
-
     connect_page(page.facebook_id, "EAAB-new-token")
     resumed = sync(page, resume=True)
 
@@ -380,8 +344,6 @@ def test_long_thread_pages_until_a_known_message(make_graph_sandbox, settings, d
 
 
 def test_second_sync_while_one_is_active_is_refused(page, sandbox):
-    from pages.runs import SyncAlreadyRunning, claim, create_run
-
     first = create_run(page, trigger=SyncRun.Trigger.COMMAND)
     claim(first)
     with pytest.raises(SyncAlreadyRunning) as refused:

@@ -1,0 +1,41 @@
+"""What a correct sync of a sandbox page stores, compared with what the database holds."""
+
+from conversations.models import InteractionEvent
+from tests.helpers import stored_state
+
+NEWEST = 25
+
+
+def truth_of(server, page):
+    return server.sandbox.truth(page.facebook_id)
+
+
+def expected_counts(truth) -> dict:
+    conversations = truth["conversations"]
+    messages = sum(min(NEWEST, len(c["message_ids"])) for c in conversations)
+    return {"conversations": len(conversations), "events": messages + len(conversations)}
+
+
+def assert_matches_truth(page, truth, *, newest=NEWEST, more=None):
+    """Every conversation of every folder once, with its newest messages (and `more[id]`
+    messages beyond them, that arrived after it was first stored) and their events."""
+    more = more or {}
+    state = stored_state(page)
+    assert {cid: folder for cid, (folder, _, _) in state["conversations"].items()} == {
+        c["id"]: c["folder"] for c in truth["conversations"]
+    }
+    for conversation in truth["conversations"]:
+        expected = conversation["message_ids"][: newest + more.get(conversation["id"], 0)]
+        assert state["messages"].get(conversation["id"], []) == expected
+    expected_events = sorted(
+        [("conversation_started", c["id"]) for c in truth["conversations"]]
+        + [
+            (kind, mid)
+            for kind, mid in (
+                (InteractionEvent.objects.get(source_id=m).kind, m)
+                for c in truth["conversations"]
+                for m in c["message_ids"][: newest + more.get(c["id"], 0)]
+            )
+        ]
+    )
+    assert state["events"] == expected_events
