@@ -41,6 +41,23 @@ class FacebookPageAdmin(admin.ModelAdmin):
     inlines = [SyncRunInline]
     actions = ["sync_now", "resume_sync", "clear_checkpoint"]
 
+    def has_add_permission(self, request) -> bool:
+        # A Page is added by connecting it (its token checked with Facebook), never bare.
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.encrypted_access_token:
+            # Its token belongs to this Facebook id: another id would sync someone else.
+            return ("facebook_id", *self.readonly_fields)
+        return self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and _syncing(FacebookPage.objects.filter(pk=obj.pk)).exists():
+            # Cancel its sync first: deleting under a running worker deadlocks. (The bulk
+            # delete asks this per page too, and refuses the whole selection.)
+            return False
+        return super().has_delete_permission(request, obj)
+
     def _start(self, request, queryset, *, mode: Start) -> None:
         started, busy, skipped = 0, 0, 0
         for page in queryset:
@@ -98,6 +115,10 @@ class FacebookPageAdmin(admin.ModelAdmin):
         if saved is None:
             return "—"
         return f"{saved.status} at #{saved.current}"
+
+
+def _syncing(pages):
+    return pages.filter(sync_runs__status__in=SyncRun.ACTIVE_STATUSES).distinct()
 
 
 def _pretty(value) -> str:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from pages.graph.client import GraphClient
 from pages.graph.errors import GraphError, TokenError
 from pages.models import FacebookPage
+
+# Graph's tokens are letters and digits (app tokens add `|`; we also allow - _ .). Anything
+# else (a line break, a space, a quote pasted along) is refused before it reaches a request
+# header or an error message.
+TOKEN_ALPHABET = re.compile(r"[A-Za-z0-9_.|-]{1,2048}")
 
 
 class ConnectError(Exception):
     """The token or page id was refused; the message is safe to show (no token in it)."""
 
 
+@sensitive_variables("access_token")
 def connect_page(facebook_id: str, access_token: str) -> FacebookPage:
     """Check the token with `GET /{page-id}?fields=id,name`, then store or update the page.
     A new token clears "needs reconnect"."""
@@ -22,6 +31,11 @@ def connect_page(facebook_id: str, access_token: str) -> FacebookPage:
         raise ConnectError("A Facebook page id is a number, e.g. 100200300400500.")
     if not access_token:
         raise ConnectError("The access token is empty.")
+    if not TOKEN_ALPHABET.fullmatch(access_token):
+        raise ConnectError(
+            "That is not an access token: a token is one word of letters and digits. "
+            "Copy it again, without spaces or line breaks."
+        )
     client = GraphClient.for_page(FacebookPage(facebook_id=facebook_id), token=access_token)
     try:
         info = client.get_page(facebook_id)

@@ -8,7 +8,8 @@ from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from fbsync.access import staff_required
@@ -20,7 +21,7 @@ from pages.sync.runs import Start, SyncAlreadyRunning
 from pages.tasks import PageNeedsReconnect, queue_sync
 
 
-@require_GET
+@require_safe
 @staff_required
 def page_list(request: HttpRequest) -> HttpResponse:
     latest_run = SyncRun.objects.filter(page=OuterRef("pk")).order_by("-created_at", "-id")
@@ -42,6 +43,8 @@ class ConnectForm(forms.Form):
     )
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
+@sensitive_post_parameters("access_token")
 @staff_required
 def connect(request: HttpRequest) -> HttpResponse:
     form = ConnectForm(request.POST or None)
@@ -56,7 +59,7 @@ def connect(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/connect.html", {"form": form, "nav": "pages"})
 
 
-@require_GET
+@require_safe
 @staff_required
 def page_detail(request: HttpRequest, pk: int) -> HttpResponse:
     page = get_object_or_404(FacebookPage, pk=pk)
@@ -108,6 +111,7 @@ def cancel_sync(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@sensitive_post_parameters("access_token")
 @staff_required
 def reconnect(request: HttpRequest, pk: int) -> HttpResponse:
     page = get_object_or_404(FacebookPage, pk=pk)

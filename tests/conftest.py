@@ -41,3 +41,11 @@ def start_daphne():
     yield start
     for daphne in started:
         daphne.stop()
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    """A test client logged in as a staff user."""
+    user = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    client.force_login(user)
+    return client

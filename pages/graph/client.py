@@ -22,7 +22,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 import requests
 import urllib3
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -43,12 +44,12 @@ from pages.graph.errors import (
     GraphError,
     RateLimitError,
     TransientGraphError,
-    as_int,
     error_from_payload,
     scrub,
 )
 from pages.graph.payload import parse_json
 from pages.graph.rate_limit import call_spacing_for
+from pages.graph.usage import Usage, parse_usage
 
 if TYPE_CHECKING:
     from pages.models import FacebookPage
@@ -59,49 +60,6 @@ MAX_DEFAULT_PAUSE = 60 * 60
 BODY_CHUNK_BYTES = 64 * 1024
 # Usage (percent of the window) → delay before the next call (graph-api.md §5.4).
 USAGE_DELAYS = ((90, 300.0), (75, 5.0), (50, 1.0))
-
-
-@dataclass
-class Usage:
-    """The highest usage percentage and regain-access estimate seen in the usage headers."""
-
-    percent: int = 0
-    regain_minutes: int = 0
-
-
-def parse_usage(headers: Iterable[tuple[str, str]], page_id: str | None) -> Usage | None:
-    """Read X-Business-Use-Case-Usage (for this Page), X-Page-Usage and X-App-Usage.
-
-    Returns None when no usage header is present: absence does not mean 0 % (graph-api.md §5.2).
-    """
-    usage: Usage | None = None
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered not in ("x-business-use-case-usage", "x-app-usage", "x-page-usage"):
-            continue
-        try:
-            parsed = json.loads(value)
-        except (TypeError, ValueError):
-            continue
-        if not isinstance(parsed, dict):
-            continue
-        if lowered == "x-business-use-case-usage":
-            entries: list[Any] = []
-            for key, items in parsed.items():
-                if page_id is None or key == page_id:
-                    entries.extend(items if isinstance(items, list) else [])
-        else:
-            entries = [parsed]
-        for entry in entries:
-            if not isinstance(entry, dict):
-                continue
-            usage = usage or Usage()
-            for key in ("call_count", "total_cputime", "total_time"):
-                usage.percent = max(usage.percent, as_int(entry.get(key)) or 0)
-            usage.regain_minutes = max(
-                usage.regain_minutes, as_int(entry.get("estimated_time_to_regain_access")) or 0
-            )
-    return usage
 
 
 @dataclass
@@ -116,6 +74,8 @@ class GraphClient:
     # `max_inline_pause` that waits out every pause Graph asks for, however long.
     WAIT_INLINE = float("inf")
 
+    # Error reports (Django's debug page, AdminEmailHandler) never show the token.
+    @sensitive_variables("access_token")
     def __init__(
         self,
         access_token: str,
@@ -170,6 +130,7 @@ class GraphClient:
         self.api_version_served = ""
 
     @classmethod
+    @sensitive_variables("token")
     def for_page(
         cls,
         page: FacebookPage,
@@ -275,7 +236,8 @@ class GraphClient:
                 f"Could not reach Graph: {scrub(type(exc).__name__, self._token)}"
             ) from None
         except requests.RequestException as exc:
-            raise GraphError(f"Request to Graph failed: {scrub(str(exc), self._token)}") from None
+            # Only the exception's name: its text can quote the request (headers included).
+            raise GraphError(f"Request to Graph failed ({type(exc).__name__}).") from None
         self.api_version_served = response.headers.get("facebook-api-version", "")
         usage = parse_usage(response.headers.items(), self.page_id)
         self._note_usage(usage)

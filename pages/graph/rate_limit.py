@@ -38,6 +38,7 @@ return start - now
 # database round trip, a busy or preempted worker: up to ~0.1 s seen on a loaded 2-core box).
 # 10 % more room per call absorbs that; a call refused anyway costs a 60 s pause (613).
 SAFETY_MARGIN = 1.1
+REDIS_RETRY_SECONDS = 5.0
 
 
 class DatabaseCallSpacing:
@@ -60,17 +61,29 @@ class DatabaseCallSpacing:
 
 
 class RedisCallSpacing:
+    """Spacing on Redis' clock; while Redis is unreachable, the database's (a circuit
+    breaker: after a failure Redis is left alone for REDIS_RETRY_SECONDS, so an outage costs
+    one connect timeout and one log line, not one of each per call)."""
+
     def __init__(self, page_pk: int, calls_per_second: float, client) -> None:
         self.key = f"fbsync:graph-slot:{page_pk}"
         self.seconds_per_call = SAFETY_MARGIN / calls_per_second
         self.script = client.register_script(RESERVE_SCRIPT)
         self.fallback = DatabaseCallSpacing(page_pk, calls_per_second)
+        self._redis_down_until = 0.0
 
     def reserve(self, units: int = 1) -> float:
+        if time.monotonic() < self._redis_down_until:
+            return self.fallback.reserve(units)
         try:
             return int(self.script(keys=[self.key], args=[self.seconds_per_call, units])) / 1e6
-        except Exception:
-            logger.warning("Redis unavailable for call spacing; using the database", exc_info=True)
+        except redis.RedisError as exc:
+            self._redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
+            logger.warning(
+                "Redis unavailable for call spacing (%s); using the database for %.0f s",
+                type(exc).__name__,
+                REDIS_RETRY_SECONDS,
+            )
             return self.fallback.reserve(units)
 
 

@@ -40,12 +40,14 @@ def thread(shop):
         attachments=[
             {
                 "type": "image",
-                "url": "https://cdn.example/photo.jpg",
+                "url": "https://scontent.xx.fbcdn.net/photo.jpg",
                 "name": "photo.jpg",
                 "mime_type": "image/jpeg",
                 "size": 2048,
             },
-            {"type": "sticker", "url": "https://cdn.example/sticker.png"},
+            {"type": "sticker", "url": "https://scontent.xx.fbcdn.net/sticker.png"},
+            {"type": "image", "url": "https://tracker.example/pixel.gif", "name": "pixel.gif"},
+            {"type": "image", "url": "http://scontent.xx.fbcdn.net/plain.jpg", "name": "plain"},
             {"type": "video", "url": "https://cdn.example/clip.mp4", "name": "clip.mp4"},
             {"type": "audio", "url": "https://cdn.example/voice.mp4", "name": "voice.mp4"},
             {
@@ -99,19 +101,24 @@ def test_conversation_detail_shows_contact_and_escapes_text(admin_client, thread
 
 def test_conversation_detail_renders_each_attachment_kind(admin_client, thread):
     html = admin_client.get(reverse("conversations:detail", args=[thread.pk])).content.decode()
-    assert '<img src="https://cdn.example/photo.jpg" loading="lazy" alt="photo.jpg">' in html
     assert (
-        '<img class="sticker" src="https://cdn.example/sticker.png" loading="lazy" alt="Sticker"'
-        in html
+        '<img src="https://scontent.xx.fbcdn.net/photo.jpg" loading="lazy" alt="photo.jpg">' in html
     )
     assert (
-        '<a href="https://cdn.example/clip.mp4" rel="noopener noreferrer">🎬 clip.mp4</a>' in html
+        '<img class="sticker" src="https://scontent.xx.fbcdn.net/sticker.png" loading="lazy" '
+        'alt="Sticker"' in html
     )
-    assert (
-        '<a href="https://cdn.example/voice.mp4" rel="noopener noreferrer">🔊 voice.mp4</a>' in html
-    )
-    assert '📎 invoice.pdf</a> <span class="muted">(application/pdf, 1.5\xa0KB)</span>' in html
+    # Pictures load only from Facebook's CDN over https; others are links, with their site.
+    assert '<img src="https://tracker.example' not in html
+    assert "(not shown: hosted at tracker.example)" in html
+    assert '<img src="http://scontent' not in html
+    assert '<a href="https://cdn.example/clip.mp4" rel="noopener noreferrer">' in html
+    assert '<span aria-hidden="true">🎬</span> clip.mp4</a>' in html
+    assert '<span aria-hidden="true">🔊</span> voice.mp4</a>' in html
+    assert "📎</span> invoice.pdf</a>" in html
+    assert '<span class="muted">(application/pdf, 1.5\xa0KB)</span>' in html
     assert '<a href="https://shop.example/bike" rel="noopener noreferrer">Blue bike</a>' in html
+    assert '<span class="muted link-host">shop.example</span>' in html
     assert '<p class="muted">Our best seller</p>' in html
     # A non-http link is shown as text, never as a link.
     assert "javascript:" not in html

@@ -81,12 +81,6 @@ def test_static_path_tricks_answer_404_not_500(path):
     assert b"SECRET_KEY" not in body
 
 
-@pytest.fixture
-def staff_client(client, db):
-    client.force_login(User.objects.create_user("staff", is_staff=True))
-    return client
-
-
 def test_forbidden_is_logged_in_one_line_without_a_traceback(client, db, caplog):
     client.force_login(User.objects.create_user("visitor"))  # logged in, not staff
     with caplog.at_level(logging.WARNING, logger="django.request"):

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from pages.models import SyncRun
+from pages.models import FacebookPage, SyncRun
 from pages.tasks import sync_page_task
 from tests.helpers import sync
 
@@ -81,3 +81,32 @@ def test_admin_clear_checkpoint_empties_it(admin_client, synced_page):
     _action(admin_client, "clear_checkpoint", synced_page)
     synced_page.refresh_from_db()
     assert synced_page.sync_checkpoint == {}
+
+
+def test_a_page_is_never_added_bare_in_the_admin(admin_client, db):
+    assert admin_client.get(reverse("admin:pages_facebookpage_add")).status_code == 403
+
+
+def test_the_facebook_id_of_a_connected_page_cannot_be_edited(admin_client, page):
+    url = reverse("admin:pages_facebookpage_change", args=[page.pk])
+    html = admin_client.get(url).content.decode()
+    assert 'name="facebook_id"' not in html
+    admin_client.post(url, {"facebook_id": "999", "name": "Renamed", "sync_runs-TOTAL_FORMS": 0})
+    page.refresh_from_db()
+    assert page.facebook_id != "999"
+
+
+def test_a_page_that_syncs_cannot_be_deleted(admin_client, page):
+    SyncRun.objects.create(page=page, status=SyncRun.Status.RUNNING)
+    other = FacebookPage.objects.create(facebook_id="123", name="Idle")
+
+    single = admin_client.get(reverse("admin:pages_facebookpage_delete", args=[page.pk]))
+    selection = {"action": "delete_selected", "_selected_action": [page.pk, other.pk]}
+    changelist = reverse("admin:pages_facebookpage_changelist")
+    confirm = admin_client.post(changelist, selection)
+    forced = admin_client.post(changelist, {**selection, "post": "yes"})
+
+    assert single.status_code == 403
+    assert "permission to delete" in confirm.content.decode()
+    assert forced.status_code == 403
+    assert FacebookPage.objects.count() == 2

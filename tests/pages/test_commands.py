@@ -119,6 +119,20 @@ def test_sync_page_json_contract_and_exit_code(make_graph_sandbox):
     assert " conv" in done.stderr  # the progress bar
 
 
+def test_sync_page_shows_names_without_terminal_escape_sequences(make_graph_sandbox):
+    server = make_graph_sandbox(conversations=3, seed=5)
+    page = connect(server)
+    server.sandbox.rename_participant(page.facebook_id, n=3, name="\x1b[2J\x1b[31mMallory\x07")
+
+    done = manage(server, "sync_page", page.facebook_id)
+
+    assert done.returncode == 0, done.stderr
+    assert "Mallory" in done.stderr  # the name is shown, cleaned
+    assert "\x1b[2J" not in done.stderr
+    assert "\x1b[31m" not in done.stderr
+    assert "\x07" not in done.stderr
+
+
 def test_sync_page_of_an_unknown_page_is_a_clear_error(make_graph_sandbox):
     server = make_graph_sandbox(conversations=5, seed=2)
 

@@ -17,13 +17,6 @@ from tests.helpers import closing_connections, connect, point_settings_at, sync
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, django_user_model):
-    user = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
-    client.force_login(user)
-    return client
-
-
 def page_urls(page):
     return {
         "get": [

@@ -1,5 +1,6 @@
 import json
 import threading
+import unicodedata
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
@@ -48,7 +49,7 @@ class Command(BaseCommand):
                 if signals.event.is_set():
                     break
                 results.append(self.sync_one(page, mode=mode, stop=signals.event))
-                self.stderr.write(results[-1]["message"])
+                self.stderr.write(printable(results[-1]["message"]))
         if json:
             self.print_json(results)
         if not results or any(r["status"] != SyncRun.Status.COMPLETE for r in results):
@@ -75,7 +76,7 @@ class Command(BaseCommand):
             bar.total = snapshot.total
             bar.set_postfix_str(
                 f"+{snapshot.inserted} new, ↻{snapshot.updated} updated, "
-                f"{snapshot.events} events, {snapshot.current_name[:24]}",
+                f"{snapshot.events} events, {printable(snapshot.current_name)[:24]}",
                 refresh=False,
             )
             bar.update(snapshot.current - bar.n)  # redraws at most every `mininterval`
@@ -127,3 +128,9 @@ def result_of(page: FacebookPage, run: SyncRun | None, status: str, message: str
         "events": run.events if run else 0,
         "message": message,
     }
+
+
+def printable(text: str) -> str:
+    """Text from Facebook, safe for a terminal: control and format characters (escape
+    sequences, bidi overrides) are dropped."""
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")

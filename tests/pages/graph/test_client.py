@@ -12,7 +12,7 @@ import logging
 
 import pytest
 
-from pages.graph.client import BatchRequest, GraphClient, Usage
+from pages.graph.client import BatchRequest, GraphClient
 from pages.graph.errors import (
     GraphError,
     ObjectError,
@@ -20,6 +20,7 @@ from pages.graph.errors import (
     TokenError,
     TransientGraphError,
 )
+from pages.graph.usage import Usage
 from tests.helpers import FakeTime
 from tests.pages.graph.client_helpers import VERSION, api_calls, closed_port, make_client, page_of
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from pages.graph.client import GraphClient, Usage, parse_usage
+from pages.graph.client import GraphClient
 from pages.graph.errors import ObjectError, RateLimitError, TokenError
+from pages.graph.usage import Usage, parse_usage
 from tests.helpers import FakeTime
 from tests.pages.graph.client_helpers import BUC, VERSION, api_calls, make_client, page_of
 from tests.pages.graph.graph_codes import THROTTLE_DEFAULTS
