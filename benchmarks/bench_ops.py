@@ -25,9 +25,10 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.contrib.auth.models import User  # noqa: E402
+from django.contrib.auth.models import Permission, User  # noqa: E402
 from django.test import Client  # noqa: E402
 
+from fbsync.access import INBOX_PERMISSION  # noqa: E402
 from pages.connect import connect_page  # noqa: E402
 from pages.models import FacebookPage, SyncRun  # noqa: E402
 from pages.sync.runs import create_run  # noqa: E402
@@ -53,6 +54,10 @@ def enqueue() -> dict:
 
 def staff_cookie() -> dict:
     user = User.objects.create_user("bench-staff", password="pw", is_staff=True)
+    app_label, codename = INBOX_PERMISSION.split(".")
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    )
     client = Client()
     client.force_login(user)
     return {"sessionid": client.cookies["sessionid"].value}

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from conversations.models import Conversation, InteractionEvent, Message
-from fbsync.access import staff_required
+from fbsync.access import inbox_access_required
 
 PER_PAGE = 50
 # ISO weekday numbers (1 = Monday … 7 = Sunday) and the names shown for them.
@@ -74,7 +74,7 @@ def filter_conversations(
 
 
 @require_safe
-@staff_required
+@inbox_access_required
 def conversation_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:200]
     page_pk = _int_param(request.GET.get("page"))
@@ -127,7 +127,7 @@ def display_attachments(attachments: Any) -> list[dict[str, Any]]:
 
 
 @require_safe
-@staff_required
+@inbox_access_required
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation.objects.select_related("contact", "page"), pk=pk)
     # All stored messages: a thread holds at most a few hundred (up to 25 per sync plus
@@ -180,7 +180,7 @@ def activity_grid(events: QuerySet[InteractionEvent]) -> dict[str, Any]:
 
 
 @require_safe
-@staff_required
+@inbox_access_required
 def activity(request: HttpRequest, page_pk: int) -> HttpResponse:
     page = get_object_or_404(_page_model(), pk=page_pk)
     events = InteractionEvent.objects.filter(page_id=page.pk)

@@ -1,4 +1,7 @@
-"""Who may see what: every screen that shows or changes data is for logged-in staff only."""
+"""Who may see what: every screen and stream that shows or changes inbox data is for
+logged-in, active staff who hold the "Can view conversation" permission
+(`conversations.view_conversation`; superusers hold every permission). Being staff alone
+only opens the admin as far as Django's own permissions allow."""
 
 from collections.abc import Callable
 from functools import wraps
@@ -7,15 +10,28 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
+INBOX_PERMISSION = "conversations.view_conversation"
 
-def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous users are sent to the login page; logged-in non-staff get 403."""
+
+def can_use_inbox(user) -> bool:
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and user.is_staff
+        and user.has_perm(INBOX_PERMISSION)
+    )
+
+
+def inbox_access_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Anonymous users are sent to the login page; anyone else without inbox access gets
+    403."""
 
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_staff:
-            raise PermissionDenied("Staff only.")
+        if not can_use_inbox(request.user):
+            raise PermissionDenied("Staff with access to the inbox only.")
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -12,7 +12,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from fbsync.access import staff_required
+from fbsync.access import inbox_access_required
 from pages import panel, progress, streams
 from pages.connect import ConnectError, connect_page
 from pages.models import FacebookPage, SyncRun
@@ -22,7 +22,7 @@ from pages.tasks import PageNeedsReconnect, queue_sync
 
 
 @require_safe
-@staff_required
+@inbox_access_required
 def page_list(request: HttpRequest) -> HttpResponse:
     latest_run = SyncRun.objects.filter(page=OuterRef("pk")).order_by("-created_at", "-id")
     pages = FacebookPage.objects.annotate(
@@ -45,7 +45,7 @@ class ConnectForm(forms.Form):
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @sensitive_post_parameters("access_token")
-@staff_required
+@inbox_access_required
 def connect(request: HttpRequest) -> HttpResponse:
     form = ConnectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -60,7 +60,7 @@ def connect(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-@staff_required
+@inbox_access_required
 def page_detail(request: HttpRequest, pk: int) -> HttpResponse:
     page = get_object_or_404(FacebookPage, pk=pk)
     context = {**panel.panel_context(page), "nav": "pages"}
@@ -90,19 +90,19 @@ def _start(request: HttpRequest, pk: int, *, mode: Start) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@inbox_access_required
 def start_sync(request: HttpRequest, pk: int) -> HttpResponse:
     return _start(request, pk, mode=Start.NEXT)
 
 
 @require_POST
-@staff_required
+@inbox_access_required
 def resume_sync(request: HttpRequest, pk: int) -> HttpResponse:
     return _start(request, pk, mode=Start.RESUME)
 
 
 @require_POST
-@staff_required
+@inbox_access_required
 def cancel_sync(request: HttpRequest, pk: int) -> HttpResponse:
     page = get_object_or_404(FacebookPage, pk=pk)
     runs.request_cancel(page)
@@ -112,7 +112,7 @@ def cancel_sync(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @sensitive_post_parameters("access_token")
-@staff_required
+@inbox_access_required
 def reconnect(request: HttpRequest, pk: int) -> HttpResponse:
     page = get_object_or_404(FacebookPage, pk=pk)
     try:

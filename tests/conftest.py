@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pages.models import FacebookPage
-from tests.helpers import Daphne, FakeTime, connect, point_settings_at
+from tests.helpers import Daphne, FakeTime, connect, create_inbox_staff, point_settings_at
 
 pytest_plugins = ["graph_sandbox.pytest_plugin"]
 
@@ -44,8 +44,7 @@ def start_daphne():
 
 
 @pytest.fixture
-def staff_client(client, django_user_model):
-    """A test client logged in as a staff user."""
-    user = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
-    client.force_login(user)
+def staff_client(client, db):
+    """A test client logged in as a staff user with access to the inbox."""
+    client.force_login(create_inbox_staff())
     return client

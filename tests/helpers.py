@@ -11,11 +11,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.db import connection, connections
 from django.test import Client
 
 from conversations.models import Conversation, InteractionEvent, Message
+from fbsync.access import INBOX_PERMISSION
 from pages.models import FacebookPage, SyncRun
 from pages.sync import runs
 from pages.sync.controls import RunControls
@@ -201,9 +202,19 @@ class Daphne:
             self.proc.communicate()
 
 
+def create_inbox_staff(username: str = "staff", password: str = "pw") -> User:
+    """A staff user who may use the inbox (the `conversations.view_conversation` permission)."""
+    user = User.objects.create_user(username, password=password, is_staff=True)
+    app_label, codename = INBOX_PERMISSION.split(".")
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    )
+    return user
+
+
 def staff_session_cookie(username: str = "staff") -> dict[str, str]:
-    """Log a staff user in (session stored in the test database) and return its cookie."""
-    user = User.objects.create_user(username, password="pw", is_staff=True)
+    """Log an inbox staff user in (session stored in the test database); return its cookie."""
+    user = create_inbox_staff(username)
     client = Client()
     client.force_login(user)
     return {"sessionid": client.cookies["sessionid"].value}

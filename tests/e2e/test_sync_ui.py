@@ -11,13 +11,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.models import User
 from playwright.sync_api import Locator, Page, expect
 
 from conversations.models import Conversation
 from pages.models import SyncRun
 from tests.e2e.helpers import CHILD_ENV
-from tests.helpers import connect
+from tests.helpers import connect, create_inbox_staff
 from tests.truth import assert_matches_truth, expected_counts
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -72,7 +71,7 @@ def test_sync_ui_live_progress_cancel_resume_reload_complete(
     truth = server.sandbox.truth(fb_page.facebook_id)
     expected = expected_counts(truth)
     assert expected["conversations"] == CONVERSATIONS
-    User.objects.create_user("staff", password=PASSWORD, is_staff=True)
+    create_inbox_staff(password=PASSWORD)
     daphne = start_daphne(server, **APP_ENV)
     start_worker(server, **APP_ENV)
     browser_page = context.new_page()  # our `page` fixture is a FacebookPage

@@ -4,8 +4,9 @@ refused on the app's and the admin's login, even with the right password."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
 from django.urls import reverse
+
+from tests.helpers import create_inbox_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ def staff(settings):
     settings.AXES_FAILURE_LIMIT = 3
     # Every attempt hashes a password: the fast test hasher keeps this test quick.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    return User.objects.create_user("staff", password=PASSWORD, is_staff=True)
+    return create_inbox_staff(password=PASSWORD)
 
 
 def log_in(client, password: str, url: str = "login", address: str = "203.0.113.7"):

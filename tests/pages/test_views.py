@@ -12,7 +12,13 @@ from django_tasks_db.models import DBTaskResult
 from conversations.models import Conversation
 from pages.models import FacebookPage, SyncRun
 from pages.tasks import sync_page_task
-from tests.helpers import closing_connections, connect, point_settings_at, sync
+from tests.helpers import (
+    closing_connections,
+    connect,
+    create_inbox_staff,
+    point_settings_at,
+    sync,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +67,7 @@ def test_event_stream_refuses_anonymous(client, page):
 
 def test_posts_without_csrf_token_fail(page, django_user_model):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(django_user_model.objects.create_user("staff", is_staff=True))
+    client.force_login(create_inbox_staff())
     for url in page_urls(page)["post"]:
         assert client.post(url).status_code == 403
     assert SyncRun.objects.count() == 0
@@ -98,7 +104,7 @@ def test_second_sync_request_does_not_start_a_second_run(staff_client, page):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_simultaneous_sync_requests_start_exactly_one_run(page, django_user_model):
-    user = django_user_model.objects.create_user("staff", is_staff=True)
+    user = create_inbox_staff()
     barrier = threading.Barrier(2)
     statuses = []
 
@@ -151,7 +157,7 @@ def test_cancel_of_a_running_sync_stops_it_and_resume_continues(
     settings.SYNC_PAGE_SIZE = 5
     page = connect(server)
     client = Client()
-    client.force_login(django_user_model.objects.create_user("staff", is_staff=True))
+    client.force_login(create_inbox_staff())
     client.post(reverse("pages:sync", args=[page.pk]))
     run = SyncRun.objects.get()
     worker = threading.Thread(target=closing_connections(sync_page_task.call), args=[run.pk])
