@@ -231,3 +231,17 @@ def closing_connections(target: Callable[..., object]) -> Callable[..., None]:
             connections.close_all()
 
     return run
+
+
+def synced_page_with_new_messages(server, settings, *, in_thread_of: int, new: int) -> tuple:
+    """A synced page of `server` whose first thread of at least `in_thread_of` messages then
+    got `new` messages on Facebook; returns (page, that thread's truth)."""
+    point_settings_at(settings, server)
+    page = connect(server)
+    sync(page)
+    truth = server.sandbox.truth(page.facebook_id)
+    thread = next(c for c in truth["conversations"] if len(c["message_ids"]) >= in_thread_of)
+    server.sandbox.add_messages(
+        page.facebook_id, conversation_ids=[thread["id"]], per_conversation=new
+    )
+    return page, thread

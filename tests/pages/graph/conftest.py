@@ -15,36 +15,61 @@ def server(make_graph_sandbox):
 
 
 @pytest.fixture
-def truncating_server():
-    """A real HTTP peer that promises 100 bytes of JSON, sends 7 and closes the connection
-    (a connection reset mid-body; the sandbox has no fault for it)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.settimeout(0.02)
-    hits: list[int] = []
-    stop = threading.Event()
+def raw_peer():
+    """Starts real HTTP peers for what the sandbox cannot do (a body broken or trickling
+    mid-way): `start(respond)` answers each connection with `respond(conn)` in a thread of
+    its own and returns the peer's URL."""
+    started: list[tuple[threading.Event, threading.Thread, socket.socket]] = []
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+    def start(respond) -> str:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.02)
+        stop = threading.Event()
+
+        def answer(conn: socket.socket) -> None:
             with conn:
                 conn.settimeout(2)
                 conn.recv(65536)
-                hits.append(1)
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    b'Content-Length: 100\r\n\r\n{"id": '
-                )
+                try:
+                    respond(conn, stop)
+                except OSError:
+                    return  # the client went away
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}", hits
-    stop.set()
-    thread.join(timeout=2)
-    listener.close()
+        def serve() -> None:
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        started.append((stop, thread, listener))
+        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+    yield start
+    for stop, thread, listener in started:
+        stop.set()
+        thread.join(timeout=2)
+        listener.close()
+
+
+@pytest.fixture
+def truncating_server(raw_peer):
+    """A peer that promises 100 bytes of JSON, sends 7 and closes the connection (a
+    connection reset mid-body); also returns the list of requests it answered."""
+    hits: list[int] = []
+
+    def respond(conn: socket.socket, stop: threading.Event) -> None:
+        hits.append(1)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"id": '
+        )
+
+    return raw_peer(respond), hits

@@ -13,41 +13,21 @@ from tests.helpers import FakeTime
 
 
 @pytest.fixture
-def trickling_server():
-    """Answers every request with headers at once, then one body byte every 0.1 s."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    stop = threading.Event()
+def trickling_server(raw_peer):
+    """Answers with its headers at once, then one body byte every 0.1 s."""
 
-    def serve(conn: socket.socket) -> None:
-        with conn:
-            conn.recv(65536)
-            body = b'{"id": "1", "name": "' + b"x" * 200 + b'"}'
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
-            )
-            for byte in body:
-                if stop.wait(0.1):
-                    return
-                try:
-                    conn.sendall(bytes([byte]))
-                except OSError:
-                    return
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
+    def respond(conn: socket.socket, stop: threading.Event) -> None:
+        body = b'{"id": "1", "name": "' + b"x" * 200 + b'"}'
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+        )
+        for byte in body:
+            if stop.wait(0.1):
                 return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+            conn.sendall(bytes([byte]))
 
-    threading.Thread(target=accept, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    listener.close()
+    return raw_peer(respond)
 
 
 def test_a_trickling_response_is_cut_at_the_call_deadline(trickling_server):

@@ -11,7 +11,14 @@ from pages.connect import connect_page
 from pages.models import FacebookPage, SyncRun
 from pages.sync.engine import FOLDERS
 from pages.sync.runs import SyncAlreadyRunning, claim, create_run
-from tests.helpers import FakeTime, connect, point_settings_at, stored_state, sync
+from tests.helpers import (
+    FakeTime,
+    connect,
+    point_settings_at,
+    stored_state,
+    sync,
+    synced_page_with_new_messages,
+)
 from tests.truth import NEWEST, assert_matches_truth, expected_counts, truth_of
 
 
@@ -298,14 +305,7 @@ def test_persistent_garbage_fails_clearly_and_writes_nothing(page, sandbox, sett
 
 def test_unreadable_conversation_is_recorded_and_skipped(make_graph_sandbox, settings, db):
     server = make_graph_sandbox(conversations=60, seed=7)
-    point_settings_at(settings, server)
-    page = connect(server)
-    sync(page)
-    truth = server.sandbox.truth(page.facebook_id)
-    long_thread = next(c for c in truth["conversations"] if len(c["message_ids"]) > 60)
-    server.sandbox.add_messages(
-        page.facebook_id, conversation_ids=[long_thread["id"]], per_conversation=30
-    )
+    page, long_thread = synced_page_with_new_messages(server, settings, in_thread_of=61, new=30)
     server.sandbox.inject("object_error", object_id=long_thread["id"], count=10)
 
     run = sync(page)
@@ -317,14 +317,7 @@ def test_unreadable_conversation_is_recorded_and_skipped(make_graph_sandbox, set
 
 def test_long_thread_pages_until_a_known_message(make_graph_sandbox, settings, db):
     server = make_graph_sandbox(conversations=60, seed=7)
-    point_settings_at(settings, server)
-    page = connect(server)
-    sync(page)
-    truth = server.sandbox.truth(page.facebook_id)
-    long_thread = next(c for c in truth["conversations"] if len(c["message_ids"]) >= 200)
-    server.sandbox.add_messages(
-        page.facebook_id, conversation_ids=[long_thread["id"]], per_conversation=40
-    )
+    page, long_thread = synced_page_with_new_messages(server, settings, in_thread_of=200, new=40)
 
     run = sync(page)
 

@@ -10,7 +10,7 @@ from pages.schedule import enqueue_due_syncs, resume_reaped_runs
 from pages.sync import listing
 from pages.sync.checkpoint import Checkpoint
 from pages.sync.engine import MAX_EMPTY_PAGES
-from tests.helpers import connect, point_settings_at, sync
+from tests.helpers import sync, synced_page_with_new_messages
 from tests.truth import assert_matches_truth, truth_of
 
 pytestmark = pytest.mark.django_db
@@ -62,16 +62,9 @@ def test_page_after_empty_page_counts_as_not_moving_on(page, sandbox, monkeypatc
 def test_a_thread_whose_paging_repeats_itself_ends_instead_of_looping(
     make_graph_sandbox, settings, db
 ):
-    server = make_graph_sandbox(conversations=60, seed=7)
-    point_settings_at(settings, server)
     settings.SYNC_MAX_GRAPH_CALLS_PER_RUN = 200  # a loop fails the test instead of hanging it
-    page = connect(server)
-    sync(page)
-    truth = server.sandbox.truth(page.facebook_id)
-    long_thread = next(c for c in truth["conversations"] if len(c["message_ids"]) >= 200)
-    server.sandbox.add_messages(
-        page.facebook_id, conversation_ids=[long_thread["id"]], per_conversation=40
-    )
+    server = make_graph_sandbox(conversations=60, seed=7)
+    page, _ = synced_page_with_new_messages(server, settings, in_thread_of=200, new=40)
     server.sandbox.inject("empty_page", count=None, endpoint="messages")
     server.sandbox.reset_stats()
 
