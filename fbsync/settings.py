@@ -202,8 +202,14 @@ TASKS = {
 
 # --- Live progress (design.md §7) ------------------------------------------------------------
 # Events are stored (replay through Last-Event-ID); only staff may read a page's channel.
-EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+# Our storage closes the database connection after each read: an open stream holds none.
+EVENTSTREAM_STORAGE_CLASS = "pages.streams.StreamStorage"
 EVENTSTREAM_CHANNELMANAGER_CLASS = "pages.streams.StaffChannelManager"
+# Open streams per user and per daphne process (429 beyond); a closed stream frees its slot.
+SSE_MAX_STREAMS_PER_USER = env.int("SSE_MAX_STREAMS_PER_USER", default=20)
+SSE_MAX_STREAMS_PER_PROCESS = env.int("SSE_MAX_STREAMS_PER_PROCESS", default=500)
+# How often an open stream re-checks that its session still belongs to an active staff user.
+SSE_RECHECK_SECONDS = env.float("SSE_RECHECK_SECONDS", default=30.0)
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     from redis.connection import parse_url

@@ -5,14 +5,14 @@ from asgiref.sync import sync_to_async
 from django import forms
 from django.contrib import messages
 from django.db.models import Count, OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from fbsync.access import inbox_access_required
+from fbsync.access import can_use_inbox, inbox_access_required
 from pages import panel, progress, streams
 from pages.connect import ConnectError, connect_page
 from pages.models import FacebookPage, SyncRun
@@ -129,10 +129,15 @@ def reconnect(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 async def page_events(request: HttpRequest, pk: int) -> HttpResponse:
-    """The page's live progress stream (SSE). Staff only; a browser that reconnects replays
-    what it missed through Last-Event-ID."""
+    """The page's live progress stream (SSE), for inbox staff only; a browser that reconnects
+    replays what it missed through Last-Event-ID. See pages.streams for its limits."""
     user = await request.auser()
-    if not (user.is_authenticated and user.is_staff):
-        return HttpResponseForbidden("Staff only.")
-    streams.ensure_background_loop()
-    return await sync_to_async(streams.stream_response)(request, pk)
+    if not await sync_to_async(can_use_inbox)(user):
+        return HttpResponseForbidden("Staff with access to the inbox only.")
+    page_exists = await FacebookPage.objects.filter(pk=pk).aexists()
+    # The stream may stay open for hours: it must not keep the connection these lookups
+    # opened in this request's thread.
+    await sync_to_async(streams.close_db_connections)()
+    if not page_exists:
+        raise Http404("No such page.")
+    return await streams.open_stream(request, pk, user)

@@ -13,7 +13,7 @@ from tests.helpers import create_inbox_staff, sync
 pytestmark = pytest.mark.django_db
 
 
-def inbox_urls(page, conversation) -> dict[str, list[str]]:
+def inbox_urls(page, conversation) -> dict:
     return {
         "get": [
             reverse("pages:list"),
@@ -23,6 +23,7 @@ def inbox_urls(page, conversation) -> dict[str, list[str]]:
             reverse("conversations:detail", args=[conversation.pk]),
             reverse("conversations:activity", args=[page.pk]),
         ],
+        "stream": reverse("pages:events", args=[page.pk]),
         "post": [
             reverse("pages:sync", args=[page.pk]),
             reverse("pages:resume", args=[page.pk]),
@@ -52,6 +53,7 @@ def test_staff_without_the_inbox_permission_are_refused_everywhere(urls):
         assert client.get(url).status_code == 403, url
     for url in urls["post"]:
         assert client.post(url).status_code == 403, url
+    assert client.get(urls["stream"]).status_code == 403
     assert SyncRun.objects.count() == runs_before
 
 
