@@ -68,6 +68,13 @@ class Checkpoint:
         except TypeError:  # a required key is missing: not a checkpoint we can resume
             return None
 
+    @classmethod
+    def saved_now(cls, page: FacebookPage) -> Checkpoint | None:
+        """The checkpoint as saved now (read again from the database, not from a copy of the
+        page loaded before the last run)."""
+        page.refresh_from_db(fields=["sync_checkpoint"])
+        return cls.of(page)
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -114,8 +114,8 @@ def create_run(page: FacebookPage, *, trigger: str, mode: Start = Start.NEXT) ->
     an active run (after reaping it if its process is gone)."""
     reap_stale_runs(page_id=page.pk)
     # Decide on the state in the database, not on a copy loaded before the last run.
-    page.refresh_from_db(fields=["sync_checkpoint", "full_sync_completed_at", "token_status"])
-    saved = Checkpoint.of(page)
+    page.refresh_from_db(fields=["full_sync_completed_at", "token_status"])
+    saved = Checkpoint.saved_now(page)
     resumed = mode == Start.RESUME and saved is not None and saved.unfinished
     if resumed:
         sync_mode = saved.mode
