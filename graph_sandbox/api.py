@@ -6,18 +6,15 @@ returns ``(body, items)`` where ``items`` (objects rendered) feeds the CPU-time 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
-import json
-import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from . import errors
+from . import errors, real_graph
 from .content import Message, format_time
-from .dataset import FOLDERS, Conversation, Dataset, Page
+from .cursors import TOP, decode_cursor, decode_paging_token, encode_cursor, encode_paging_token
+from .dataset import Conversation, Dataset, Page
 from .fields import FieldSpec, parse_fields, select, unparse
 
 if TYPE_CHECKING:
@@ -27,7 +24,6 @@ if TYPE_CHECKING:
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 MAX_NESTED_ITEMS = 2500
-TOP = 2**62  # cursor sentinel: "before everything" (used by the empty_page fault)
 
 PAGE_FIELDS = {"id", "name", "access_token", "category", "link"}
 CONV_OMITTED = {
@@ -54,48 +50,10 @@ class Request:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-# -- cursors ---------------------------------------------------------------------------------
-
-
-def encode_cursor(kind: str, key: Any, conv_id: str | None = None) -> str:
-    payload = {"t": kind, "k": key, "i": round(time.time(), 3)}
-    if conv_id is not None:
-        payload["c"] = conv_id
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return "QVFI" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(
-    cursor: str, kind: str, which: str, config: FaultConfig, conv_id: str | None = None
-) -> Any:
-    try:
-        if not cursor.startswith("QVFI"):
-            raise ValueError
-        raw = cursor[4:]
-        payload = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        if not isinstance(payload, dict) or payload.get("t") != kind:
-            raise ValueError
-        if conv_id is not None and payload.get("c") != conv_id:
-            raise ValueError
-        key, issued = payload["k"], float(payload["i"])
-        if kind == "c":
-            if not (isinstance(key, list) and len(key) == 2):
-                raise ValueError
-            key = (int(key[0]), str(key[1]))
-        else:
-            key = int(key)
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise errors.invalid_cursor(which) from None
-    ttl = config.cursor_ttl_seconds
-    if ttl is not None and time.time() - issued > ttl:
-        raise errors.invalid_cursor(which)
-    return key
-
-
 # -- params ----------------------------------------------------------------------------------
 
 
-def parse_limit(value: str | None, default: int = DEFAULT_LIMIT) -> int:
+def parse_limit(value: str | None, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
     if value is None or value == "":
         return default
     try:
@@ -104,7 +62,7 @@ def parse_limit(value: str | None, default: int = DEFAULT_LIMIT) -> int:
         raise errors.invalid_param("Param limit must be an integer") from None
     if limit < 0:
         raise errors.invalid_param("Param limit must be a non-negative integer")
-    return min(limit or default, MAX_LIMIT)
+    return min(limit or default, maximum)
 
 
 def _url(req: Request, path: str, params: dict[str, str]) -> str:
@@ -119,11 +77,11 @@ def _auth_params(req: Request) -> dict[str, str]:
     return out
 
 
-def _edge_url(req: Request, cursor_name: str, cursor: str) -> str:
-    params = {k: v for k, v in req.params.items() if k not in ("after", "before")}
-    params.update(_auth_params(req))
-    params[cursor_name] = cursor
-    return _url(req, req.path, params)
+def _until(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.invalid_param("Param until must be a unix timestamp") from None
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -138,6 +96,30 @@ class Renderer:
         self.req = req
         self.odd = odd
         self.items = 0
+        self.weight = 0  # conversations and messages rendered (the weight_budget switch)
+
+    def render(self, kind: str, page: Page, conv: Conversation | None) -> dict[str, Any]:
+        """The body of one call; ``kind`` comes from the sandbox's routing."""
+        if self.config.removed_fields:
+            node = {"page": "Page", "messages": "Message"}.get(kind, "UnifiedThread")
+            specs = parse_fields(self.req.params.get("fields"))
+            real_graph.check_removed_fields(specs, node, self.config)
+        if kind == "page":
+            return self.page(page)
+        if kind == "conversations":
+            return self.conversations(page)
+        if kind == "conversation":
+            return self.conversation(conv, self.conv_specs())
+        limit = self.limit(self.req.params.get("limit"))
+        specs = parse_fields(self.req.params.get("fields"))
+        return self.messages_edge(conv, specs, limit, nested=False)
+
+    def limit(self, value: str | None) -> int:
+        return parse_limit(value, maximum=real_graph.max_limit(self.config, MAX_LIMIT))
+
+    def _charge(self) -> None:
+        self.weight += 1
+        real_graph.charge(self.weight, self.config)
 
     def page(self, page: Page) -> dict[str, Any]:
         specs = parse_fields(self.req.params.get("fields")) or [FieldSpec("id"), FieldSpec("name")]
@@ -153,7 +135,9 @@ class Renderer:
             if spec.name == "conversations":
                 # Field expansion of the edge, e.g. conversations.folder(spam).limit(25)
                 # .as(spam){id,updated_time}: one call that returns several folders' tops.
-                out[spec.modifiers.get("as", spec.name)] = self.nested_conversations(page, spec)
+                edge = self.nested_conversations(page, spec)
+                if not real_graph.omitted(edge, self.config):
+                    out[spec.modifiers.get("as", spec.name)] = edge
                 continue
             if spec.name not in PAGE_FIELDS:
                 raise errors.nonexisting_field(spec.name, "Page")
@@ -181,6 +165,7 @@ class Renderer:
             self.req = outer
 
     def message(self, conv: Conversation, msg: Message, specs: list[FieldSpec]) -> dict:
+        self._charge()
         full = msg.render(conv)
         if self.odd is not None and self.config.odd_values:
             self.odd.message(conv, msg, full, self.config.odd_values)
@@ -201,15 +186,22 @@ class Renderer:
         return out
 
     def messages_window(
-        self, conv: Conversation, limit: int, after: str | None, before: str | None
+        self, conv: Conversation, limit: int, params: dict[str, str]
     ) -> tuple[list[Message], bool, bool]:
         """Messages newest first: (page, has_next, has_previous)."""
         total = conv.message_count
+        after, before = params.get("after"), params.get("before")
+        cursorless = real_graph.cursorless(self.config, "m")
         if after:
             end = min(decode_cursor(after, "m", "after", self.config, conv.id), total)
         elif before:
             start_excl = decode_cursor(before, "m", "before", self.config, conv.id)
             end = min(total, start_excl + 1 + limit)
+        elif cursorless and params.get("__paging_token"):
+            token = params["__paging_token"]
+            end = min(decode_paging_token(token, "m", self.config, conv.id), total)
+        elif cursorless and params.get("until"):  # `until` alone: created at or before it
+            end = bisect.bisect_right(self.ds.message_timestamps(conv), _until(params["until"]))
         else:
             end = total
         end = max(end, 0)
@@ -225,36 +217,60 @@ class Renderer:
         nested: bool,
     ) -> dict[str, Any]:
         specs = specs or [FieldSpec("id"), FieldSpec("created_time")]
-        after = None if nested else self.req.params.get("after")
-        before = None if nested else self.req.params.get("before")
         if not nested and self.req.fault == "empty_page":
             return self._empty_page("m", conv.id)
-        msgs, has_next, has_prev = self.messages_window(conv, limit, after, before)
+        msgs, has_next, has_prev = self.messages_window(
+            conv, limit, {} if nested else self.req.params
+        )
         if not nested and self.req.fault == "short_page" and len(msgs) > 1:
             msgs, has_next = msgs[: (len(msgs) + 1) // 2], True
         data = [self.message(conv, m, specs) for m in msgs]
         if not data:
             return {"data": []}
-        first = encode_cursor("m", msgs[0].index, conv.id)
-        last = encode_cursor("m", msgs[-1].index, conv.id)
-        paging: dict[str, Any] = {"cursors": {"before": first, "after": last}}
         if nested:
-            params = _auth_params(self.req)
-            params["fields"] = unparse(specs)
-            params["limit"] = str(limit)
             path = f"/{conv.id}/messages"
-            if has_next:
-                paging["next"] = _url(self.req, path, {**params, "after": last})
-            if has_prev:
-                paging["previous"] = _url(self.req, path, {**params, "before": first})
+            params = {**_auth_params(self.req), "fields": unparse(specs), "limit": str(limit)}
         else:
-            if has_next:
-                paging["next"] = _edge_url(self.req, "after", last)
-            if has_prev:
-                paging["previous"] = _edge_url(self.req, "before", first)
+            path, params = self.req.path, self._edge_params("m")
+        ends = (msgs[0].index, msgs[-1].index, msgs[-1].created_ts)
+        return self._page_of(data, "m", path, params, ends, has_next, has_prev, conv.id)
+
+    def _edge_params(self, kind: str) -> dict[str, str]:
+        """The request's parameters (and token) for the paging links of the edge it read."""
+        drop = real_graph.paging_params(self.config, kind)
+        params = {k: v for k, v in self.req.params.items() if k not in drop}
+        params.update(_auth_params(self.req))
+        return params
+
+    def _page_of(
+        self,
+        data: list[dict[str, Any]],
+        kind: str,
+        path: str,
+        params: dict[str, str],
+        ends: tuple[Any, Any, int],
+        has_next: bool,
+        has_prev: bool,
+        conv_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A non-empty list page; ``ends`` = (first item's key, last item's key, last's time)."""
+        first, last, until = ends
+        if real_graph.cursorless(self.config, kind):  # next only: until + __paging_token
+            if not has_next:
+                return {"data": data}
+            token = encode_paging_token(kind, last, conv_id)
+            link = {**params, "until": str(until), "__paging_token": token}
+            return {"data": data, "paging": {"next": _url(self.req, path, link)}}
+        before, after = encode_cursor(kind, first, conv_id), encode_cursor(kind, last, conv_id)
+        paging: dict[str, Any] = {"cursors": {"before": before, "after": after}}
+        if has_next:
+            paging["next"] = _url(self.req, path, {**params, "after": after})
+        if has_prev:
+            paging["previous"] = _url(self.req, path, {**params, "before": before})
         return {"data": data, "paging": paging}
 
     def conversation(self, conv: Conversation, specs: list[FieldSpec]) -> dict[str, Any]:
+        self._charge()
         out: dict[str, Any] = {}
         page = conv.page
         for spec in specs:
@@ -285,8 +301,10 @@ class Renderer:
                     senders.append(page.person())
                 out["senders"] = select({"data": senders}, spec.subfields)
             elif name == "messages":
-                limit = parse_limit(spec.modifiers.get("limit"))
-                out["messages"] = self.messages_edge(conv, spec.subfields, limit, nested=True)
+                limit = self.limit(spec.modifiers.get("limit"))
+                edge = self.messages_edge(conv, spec.subfields, limit, nested=True)
+                if not real_graph.omitted(edge, self.config):
+                    out["messages"] = edge
             elif name in CONV_OMITTED:
                 continue
             else:
@@ -307,13 +325,11 @@ class Renderer:
         platform = params.get("platform", "messenger").lower()
         if platform not in ("messenger", "instagram"):
             raise errors.invalid_param("Param platform must be one of {MESSENGER, INSTAGRAM}")
-        folder = params.get("folder", "inbox")
-        if folder not in FOLDERS:
-            raise errors.invalid_param(f"Param folder must be one of {{{', '.join(FOLDERS)}}}")
-        limit = parse_limit(params.get("limit"))
+        folder = real_graph.listed_folder(params.get("folder"), self.config)
+        limit = self.limit(params.get("limit"))
         specs = self.conv_specs()
         for spec in specs:
-            if spec.name == "messages":
+            if spec.name == "messages" and self.config.weight_budget is None:
                 nested = parse_limit(spec.modifiers.get("limit"))
                 if limit * nested > MAX_NESTED_ITEMS:
                     raise errors.reduce_data()
@@ -325,8 +341,12 @@ class Renderer:
         if self.req.fault == "empty_page":
             return self._empty_page("c", None)
         keys = page.folders[folder]
+        token = params.get("__paging_token") if real_graph.cursorless(self.config, "c") else None
         if params.get("after"):
             hi = bisect.bisect_left(keys, decode_cursor(params["after"], "c", "after", self.config))
+            lo = max(0, hi - limit)
+        elif token:
+            hi = bisect.bisect_left(keys, decode_paging_token(token, "c", self.config))
             lo = max(0, hi - limit)
         elif params.get("before"):
             lo = bisect.bisect_right(
@@ -343,24 +363,27 @@ class Renderer:
         if not window:
             return {"data": []}
         data = [self.conversation(page.conversations[cid], specs) for _, cid in window]
-        first = encode_cursor("c", list(window[0]))
-        last = encode_cursor("c", list(window[-1]))
-        paging: dict[str, Any] = {"cursors": {"before": first, "after": last}}
-        if lo > 0:
-            paging["next"] = _edge_url(self.req, "after", last)
-        if hi < len(keys):
-            paging["previous"] = _edge_url(self.req, "before", first)
-        return {"data": data, "paging": paging}
+        ends = (list(window[0]), list(window[-1]), window[-1][0])
+        params = self._edge_params("c")
+        return self._page_of(data, "c", self.req.path, params, ends, lo > 0, hi < len(keys))
 
     def _empty_page(self, kind: str, conv_id: str | None) -> dict[str, Any]:
         """An empty page whose ``next`` resumes at the requested position (§3.4, §12.2)."""
-        cursor = self.req.params.get("after") or encode_cursor(
-            kind, [TOP, ""] if kind == "c" else TOP, conv_id
-        )
+        top = [TOP, ""] if kind == "c" else TOP
+        params = self._edge_params(kind)
+        if real_graph.cursorless(self.config, kind):
+            token = self.req.params.get("__paging_token") or encode_paging_token(kind, top, conv_id)
+            link = {
+                **params,
+                "until": self.req.params.get("until", str(TOP)),
+                "__paging_token": token,
+            }
+            return {"data": [], "paging": {"next": _url(self.req, self.req.path, link)}}
+        cursor = self.req.params.get("after") or encode_cursor(kind, top, conv_id)
         return {
             "data": [],
             "paging": {
                 "cursors": {"before": cursor, "after": cursor},
-                "next": _edge_url(self.req, "after", cursor),
+                "next": _url(self.req, self.req.path, {**params, "after": cursor}),
             },
         }

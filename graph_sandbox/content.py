@@ -129,6 +129,8 @@ class Message:
 @lru_cache(maxsize=512)
 def _thread_timestamps(seed: int, conv_id: str, count: int, newest: int) -> tuple[int, ...]:
     """Chronological created_time of ``count`` generated messages ending at ``newest``."""
+    if count <= 0:
+        return ()
     rng = random.Random(f"{seed}:{conv_id}:t")
     out = [newest]
     ts = newest

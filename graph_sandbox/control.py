@@ -40,8 +40,12 @@ class SandboxControl:
     def pages(self) -> list[dict[str, str]]:
         return self.call("pages")
 
-    def add_conversations(self, page_id: str, n: int, folder: str = "inbox") -> list[str]:
-        return self.call("add_conversations", page_id=page_id, n=n, folder=folder)
+    def add_conversations(
+        self, page_id: str, n: int, folder: str = "inbox", messages: int | None = None
+    ) -> list[str]:
+        return self.call(
+            "add_conversations", page_id=page_id, n=n, folder=folder, messages=messages
+        )
 
     def add_messages(
         self,
@@ -87,6 +91,8 @@ class SandboxControl:
         return self.call("truth", page_id=page_id)
 
     def configure(self, **fault_options: Any) -> dict[str, Any]:
+        """Runtime options, the real Graph's switches included, e.g.
+        ``configure(refused_folders=["spam"], cursorless_messages=True)``."""
         return self.call("configure", **fault_options)
 
     def clear_faults(self) -> None:

@@ -221,6 +221,8 @@ class Dataset:
         return out
 
     def snippet(self, conv: Conversation) -> str:
+        if not conv.message_count:
+            return ""  # a thread with no messages left
         return self.message(conv, conv.message_count - 1).text[:SNIPPET_LEN]
 
     # -- mutations --------------------------------------------------------------------------
@@ -237,10 +239,19 @@ class Dataset:
         """A "now" strictly newer than every existing updated_time of the page."""
         return max(int(time.time()), self.max_updated_ts(page) + 1)
 
-    def add_conversations(self, page: Page, n: int, folder: str = "inbox") -> list[str]:
+    def add_conversations(
+        self, page: Page, n: int, folder: str = "inbox", messages: int | None = None
+    ) -> list[str]:
         rng = random.Random(f"{self.seed}:added:{page.id}:{len(page.conversations)}")
         ts = self.activity_ts(page)
-        return [self._make_conv(page, rng, folder, ts, rng.randint(1, 3)).id for _ in range(n)]
+        if messages is not None and int(messages) < 0:
+            raise ValueError("messages must be >= 0")
+        return [
+            self._make_conv(
+                page, rng, folder, ts, rng.randint(1, 3) if messages is None else int(messages)
+            ).id
+            for _ in range(n)
+        ]
 
     def append_messages(self, conv: Conversation, count: int, ts: int) -> None:
         old_key = conv.key

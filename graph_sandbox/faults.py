@@ -11,6 +11,7 @@ from typing import Any
 
 from . import errors
 from .odd_values import kinds_of
+from .real_graph import WEIGHT_MAX_LIMIT, fields_of, folders_of
 
 KINDS = (
     "transient",  # HTTP 500 JSON code 2, is_transient
@@ -47,6 +48,16 @@ class FaultConfig:
     app_secret: str | None = None
     # Odd values served (graph_sandbox.odd_values): True gives every kind; kept as a tuple.
     odd_values: tuple[str, ...] = ()
+    # The real Graph's other behaviours (graph_sandbox.real_graph), all off by default.
+    omit_empty_edges: bool = False
+    refused_folders: tuple[str, ...] = ()
+    ignored_folders: tuple[str, ...] = ()
+    cursorless_messages: bool = False
+    cursorless_conversations: bool = False
+    removed_fields: tuple[str, ...] = ()
+    weight_budget: int | None = None
+    weight_max_limit: int = WEIGHT_MAX_LIMIT
+    batch_item_rate_limit: float | None = None
 
     def update(self, **options: Any) -> None:
         names = {f.name for f in dataclasses.fields(self)}
@@ -55,6 +66,11 @@ class FaultConfig:
             raise TypeError(f"unknown sandbox option(s): {', '.join(sorted(unknown))}")
         if "odd_values" in options:
             options["odd_values"] = kinds_of(options["odd_values"])
+        for name in ("refused_folders", "ignored_folders"):
+            if name in options:
+                options[name] = folders_of(options[name])
+        if "removed_fields" in options:
+            options["removed_fields"] = fields_of(options["removed_fields"])
         for name, value in options.items():
             setattr(self, name, value)
 
@@ -139,6 +155,15 @@ class PageMeter:
         self.hour: collections.deque[tuple[float, float]] = collections.deque()  # (t, cpu)
         self.second: collections.deque[float] = collections.deque()
         self.forced: dict[str, int] | None = None
+
+    def force(self, *values: int | None) -> None:
+        """Force the usage values (call_count, total_cputime, total_time, estimated minutes);
+        all ``None`` goes back to computed values."""
+        if all(v is None for v in values):
+            self.forced = None
+            return
+        names = ("call_count", "total_cputime", "total_time", "estimated_time_to_regain_access")
+        self.forced = {name: int(v or 0) for name, v in zip(names, values, strict=True)}
 
     def _trim(self, now: float) -> None:
         while self.hour and self.hour[0][0] <= now - self.WINDOW:

@@ -20,14 +20,14 @@ from collections.abc import Callable
 from typing import Any
 
 from . import errors
-from .api import Renderer, Request, parse_limit
+from .api import Renderer, Request
 from .content import _name
 from .dataset import FOLDERS, Conversation, Dataset, Page
 from .errors import GraphError
 from .faults import FaultConfig, FaultQueue, PageMeter
 from .faults import now as monotonic
-from .fields import parse_fields
 from .odd_values import OddValues
+from .real_graph import visible_truth
 from .result import Result, appsecret_proof
 from .stats import RequestStats
 
@@ -184,7 +184,10 @@ class Sandbox:
                 if obj_page is not None and obj_page is not token_page:
                     raise errors.wrong_page()
                 meter = self.meters[token_page.id]
-                if meter.over_rate(self.config.rate_limit_per_second, t):
+                batch_limit = self.config.batch_item_rate_limit if in_batch else None
+                if meter.over_rate(self.config.rate_limit_per_second, t) or meter.over_rate(
+                    batch_limit, t
+                ):
                     accepted = False
                     raise errors.rate_limited(613)
                 if self.config.enforce_hourly_budget:
@@ -208,16 +211,7 @@ class Sandbox:
                         raise errors.unknown_error()
                     result.transport = "server_error_html_503"
                 renderer = Renderer(self.dataset, self.config, req, self.odd_values)
-                if kind == "page":
-                    result.body = renderer.page(token_page)
-                elif kind == "conversations":
-                    result.body = renderer.conversations(token_page)
-                elif kind == "conversation":
-                    result.body = renderer.conversation(conv, renderer.conv_specs())
-                else:  # messages
-                    limit = parse_limit(req.params.get("limit"))
-                    specs = parse_fields(req.params.get("fields"))
-                    result.body = renderer.messages_edge(conv, specs, limit, nested=False)
+                result.body = renderer.render(kind, token_page, conv)
                 cpu += 0.02 * renderer.items
             except GraphError as exc:
                 result.status = exc.status
@@ -315,23 +309,17 @@ class Sandbox:
         """Force the usage header values of a page; all ``None`` goes back to computed values."""
         with self.lock:
             meter = self.meters[self._page(page_id).id]
-            values = (call_count, total_cputime, total_time, estimated_minutes)
-            if all(v is None for v in values):
-                meter.forced = None
-                return
-            meter.forced = {
-                "call_count": int(call_count or 0),
-                "total_cputime": int(total_cputime or 0),
-                "total_time": int(total_time or 0),
-                "estimated_time_to_regain_access": int(estimated_minutes or 0),
-            }
+            meter.force(call_count, total_cputime, total_time, estimated_minutes)
 
-    def add_conversations(self, page_id: str | None, n: int, folder: str = "inbox") -> list[str]:
-        """Create ``n`` new conversations (1–3 inbound messages each) at the top of ``folder``."""
+    def add_conversations(
+        self, page_id: str | None, n: int, folder: str = "inbox", messages: int | None = None
+    ) -> list[str]:
+        """Create ``n`` new conversations at the top of ``folder``, with ``messages`` inbound
+        messages each (None: 1–3; 0: a thread with no messages left)."""
         if folder not in FOLDERS:
             raise ValueError(f"unknown folder {folder!r}")
         with self.lock:
-            return self.dataset.add_conversations(self._page(page_id), int(n), folder)
+            return self.dataset.add_conversations(self._page(page_id), int(n), folder, messages)
 
     def _pick(self, page: Page, n: int) -> list[Conversation]:
         """Deterministic picks from the older half of the inbox (all folders if it is tiny)."""
@@ -396,9 +384,10 @@ class Sandbox:
 
     def truth(self, page_id: str | None = None) -> dict[str, Any]:
         """Everything the API exposes for a page, for comparing a database against; `odd`
-        lists the conversations served with odd values (graph_sandbox.odd_values)."""
+        lists the conversations served with odd values (graph_sandbox.odd_values);
+        `hidden_folders` the folders no list shows (graph_sandbox.real_graph), left out."""
         with self.lock:
             page = self._page(page_id)
             truth = self.dataset.truth(page)
             truth["odd"] = self.odd_values.report(page.id, self.config.odd_values)
-            return truth
+            return visible_truth(truth, self.config)

@@ -13,8 +13,39 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from graph_sandbox.real_graph import WEIGHT_MAX_LIMIT
 from graph_sandbox.sandbox import Sandbox
 from graph_sandbox.server import SandboxServer
+
+# options whose command-line value is the Sandbox option as it is (None/False: not given)
+REAL_GRAPH_FLAGS = (
+    "omit_empty_edges",
+    "refused_folders",
+    "ignored_folders",
+    "cursorless_messages",
+    "cursorless_conversations",
+    "removed_fields",
+    "weight_budget",
+    "weight_max_limit",
+    "batch_item_rate_limit",
+)
+
+
+def sandbox_options(opts: dict[str, Any]) -> dict[str, Any]:
+    """The Sandbox keyword arguments the parsed command line asks for."""
+    options = {
+        "latency_ms": opts["latency_ms"],
+        "latency_jitter_ms": opts["latency_jitter_ms"],
+        "rate_limit_per_second": opts["rate_limit"],
+        "transient_error_rate": opts["transient_error_rate"],
+        "cursor_ttl_seconds": opts["cursor_ttl_seconds"],
+        "app_secret": opts["app_secret"],
+        "odd_values": opts["odd_values"],
+    }
+    for name in REAL_GRAPH_FLAGS:
+        if opts.get(name) not in (None, False):
+            options[name] = opts[name]
+    return options
 
 
 class Command(BaseCommand):
@@ -41,19 +72,54 @@ class Command(BaseCommand):
             help="serve odd values in some conversations (all kinds, or those listed; "
             "see graph_sandbox/README.md)",
         )
+        real = parser.add_argument_group("the real Graph's behaviours (graph_sandbox/README.md)")
+        real.add_argument(
+            "--omit-empty-edges", action="store_true", help="leave expanded empty edges out"
+        )
+        real.add_argument(
+            "--refused-folders", default=None, metavar="F,F", help="folders answered with #100"
+        )
+        real.add_argument(
+            "--ignored-folders", default=None, metavar="F,F", help="folders that list the inbox"
+        )
+        real.add_argument(
+            "--cursorless-messages",
+            action="store_true",
+            help="messages page by next (until, __paging_token) only",
+        )
+        real.add_argument(
+            "--cursorless-conversations",
+            action="store_true",
+            help="conversation lists page by next (until, __paging_token) only",
+        )
+        real.add_argument(
+            "--removed-fields",
+            default=None,
+            metavar="NAME,Node.NAME",
+            help='fields answered with "(#100) Tried accessing nonexisting field"',
+        )
+        real.add_argument(
+            "--weight-budget",
+            type=int,
+            default=None,
+            help="code 1 above this many conversations + messages in one call",
+        )
+        real.add_argument(
+            "--weight-max-limit",
+            type=int,
+            default=None,
+            help=f"largest limit with --weight-budget (default {WEIGHT_MAX_LIMIT})",
+        )
+        real.add_argument(
+            "--batch-item-rate-limit",
+            type=float,
+            default=None,
+            help="batch items over this many calls/s per page answer 613",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         sandbox = Sandbox(
-            opts["conversations"],
-            opts["seed"],
-            opts["pages"],
-            latency_ms=opts["latency_ms"],
-            latency_jitter_ms=opts["latency_jitter_ms"],
-            rate_limit_per_second=opts["rate_limit"],
-            transient_error_rate=opts["transient_error_rate"],
-            cursor_ttl_seconds=opts["cursor_ttl_seconds"],
-            app_secret=opts["app_secret"],
-            odd_values=opts["odd_values"],
+            opts["conversations"], opts["seed"], opts["pages"], **sandbox_options(opts)
         )
         server = SandboxServer(sandbox, opts["host"], opts["port"]).start()
         stop = threading.Event()
