@@ -27,6 +27,7 @@ from conversations.models import (
     Conversation,
     Message,
 )
+from pages.graph.paging import next_position
 from pages.graph.payload import clean_text
 
 FOLDERS = {choice.value for choice in Conversation.Folder}
@@ -71,8 +72,9 @@ class ConversationData:
     contact_name: str | None
     # Newest first, as Graph returns them.
     messages: list[MessageData] = field(default_factory=list)
-    # Cursor to older messages than those in `messages`, when Graph says there are more.
-    older_messages_cursor: str | None = None
+    # Where older messages than those in `messages` start, when Graph says there are more
+    # (a position: pages.graph.paging).
+    older_messages: str | None = None
 
 
 def parse_time(value: Any) -> datetime:
@@ -222,27 +224,22 @@ def parse_message(raw: Any, page_id: str) -> MessageData:
 
 
 def parse_messages_page(raw: Any, page_id: str) -> tuple[list[MessageData], str | None]:
-    """Parse a `messages` edge (nested or `/{conversation}/messages`): (messages, after
-    cursor when `paging.next` says there is more)."""
+    """Parse a `messages` edge (nested or `/{conversation}/messages`): (messages, the
+    position of older messages when `paging.next` says there are more; pages.graph.paging)."""
     if not isinstance(raw, dict):
         return [], None
     data = raw.get("data")
     if not isinstance(data, list):
         raise BadConversationData("the messages list is malformed")
     messages = [parse_message(item, page_id) for item in data]
-    paging = raw.get("paging") if isinstance(raw.get("paging"), dict) else {}
-    cursor = None
-    if paging.get("next"):
-        cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
-        cursor = cursors.get("after") if isinstance(cursors.get("after"), str) else None
-    return messages, cursor
+    return messages, next_position(raw.get("paging"))
 
 
 def parse_conversation(raw: Any, page_id: str, folder: str) -> ConversationData:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
         raise BadConversationData("a conversation has no id")
     conversation_id = _checked_id(raw["id"], CONVERSATION_ID_LENGTH, "the conversation id")
-    messages, older_cursor = parse_messages_page(raw.get("messages"), page_id)
+    messages, older = parse_messages_page(raw.get("messages"), page_id)
     if raw.get("updated_time") is not None:
         updated_time = parse_time(raw.get("updated_time"))
     elif messages:
@@ -269,5 +266,5 @@ def parse_conversation(raw: Any, page_id: str, folder: str) -> ConversationData:
         contact_psid=psid,
         contact_name=_name(person.get("name")) if person else None,
         messages=messages,
-        older_messages_cursor=older_cursor,
+        older_messages=older,
     )

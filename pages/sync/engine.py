@@ -44,6 +44,7 @@ from pages.graph.errors import (
     ObjectError,
     TokenError,
 )
+from pages.graph.paging import next_position, position_params
 from pages.models import FacebookPage, SyncRun
 from pages.sync import runs
 from pages.sync.checkpoint import FOLDERS, Checkpoint
@@ -203,9 +204,9 @@ class PageSync:
                 self._note_top(folder, items[0])
             parsed = [self._parse(raw, folder) for raw in items]
             paging = response.get("paging") if isinstance(response.get("paging"), dict) else {}
-            after = (paging.get("cursors") or {}).get("after")
+            after = next_position(paging)
             # Only a missing `next` ends a list: pages can be short or even empty.
-            has_next = bool(paging.get("next") and after)
+            has_next = after is not None
             empty_pages = 0 if items else empty_pages + 1
             if has_next and (after == self.cp.after or empty_pages >= MAX_EMPTY_PAGES):
                 self._restart_stuck_walk(folder)
@@ -335,7 +336,7 @@ class PageSync:
         if stored is None:
             return conversation.messages
         batch = conversation.messages
-        cursor = conversation.older_messages_cursor
+        position = conversation.older_messages
         new: list[MessageData] = []
         while True:
             known_ids = ingest.known_message_ids(self.page.pk, [m.facebook_id for m in batch])
@@ -343,17 +344,21 @@ class PageSync:
                 if message.facebook_id in known_ids or message.created_time < stored.updated_time:
                     return new
                 new.append(message)
-            if not cursor:
+            if not position:
                 return new
             self._check_stop()
             response = self.client.get(
                 f"{conversation.facebook_id}/messages",
-                {"fields": MESSAGE_FIELDS, "limit": OLDER_MESSAGES_PAGE_SIZE, "after": cursor},
+                {
+                    "fields": MESSAGE_FIELDS,
+                    "limit": OLDER_MESSAGES_PAGE_SIZE,
+                    **position_params(position),
+                },
             )
-            used = cursor
-            batch, cursor = parsing.parse_messages_page(response, self.page.facebook_id)
-            if cursor == used:  # a thread whose `next` does not move on ends here
-                cursor = None
+            used = position
+            batch, position = parsing.parse_messages_page(response, self.page.facebook_id)
+            if position == used:  # a thread whose `next` does not move on ends here
+                position = None
 
     # -- persistence and reporting ----------------------------------------------------------
 

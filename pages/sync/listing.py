@@ -26,6 +26,7 @@ from pages.graph.errors import (
     TokenError,
     TransientGraphError,
 )
+from pages.graph.paging import position_params
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +69,7 @@ class ConversationLists:
                 "fields": self.fields,
                 "limit": self.page_size,
             }
-            if after:
-                params["after"] = after
+            params.update(position_params(after))
             try:
                 return self.client.get(f"{self.page_id}/conversations", params)
             except TransientGraphError as exc:

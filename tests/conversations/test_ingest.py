@@ -59,7 +59,7 @@ def test_parse_conversation_tolerates_missing_keys_and_nulls():
     assert [m.text for m in data.messages] == ["Yes!", ""]
     assert [m.direction for m in data.messages] == ["out", "in"]
     assert data.messages[1].sender_name is None
-    assert data.older_messages_cursor is None
+    assert data.older_messages is None
 
 
 def test_parse_conversation_of_deleted_user_has_no_name():
@@ -87,9 +87,9 @@ def test_parse_conversation_without_id_or_time_is_bad_data():
 def test_parse_conversation_keeps_the_cursor_only_when_next_exists():
     raw = raw_conversation()
     raw["messages"]["paging"] = {"cursors": {"after": "abc"}}
-    assert parse_conversation(raw, PAGE_ID, "inbox").older_messages_cursor is None
+    assert parse_conversation(raw, PAGE_ID, "inbox").older_messages is None
     raw["messages"]["paging"]["next"] = "https://example/next"
-    assert parse_conversation(raw, PAGE_ID, "inbox").older_messages_cursor == "abc"
+    assert parse_conversation(raw, PAGE_ID, "inbox").older_messages == "abc"
 
 
 def test_parse_attachments_normalises_known_and_unknown_kinds():
