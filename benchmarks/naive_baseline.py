@@ -41,12 +41,13 @@ from django.conf import settings  # noqa: E402
 from conversations.models import Contact, Conversation, InteractionEvent, Message  # noqa: E402
 from conversations.parsing import parse_conversation  # noqa: E402
 from pages.models import FacebookPage  # noqa: E402
-from pages.sync.engine import FOLDERS, MESSAGE_FIELDS  # noqa: E402
+from pages.sync.checkpoint import FOLDERS  # noqa: E402
+from pages.sync.fields import MESSAGE_FIELDS  # noqa: E402
 
 THROTTLE_CODES = {4, 17, 32, 341, 613, 80001, 80006}
 CONVERSATION_FIELDS = (
     "id,updated_time,message_count,unread_count,snippet,can_reply,participants,"
-    f"messages.limit(25){{{MESSAGE_FIELDS}}}"
+    f"messages.limit(25){{{','.join(MESSAGE_FIELDS)}}}"
 )
 
 

@@ -36,6 +36,7 @@ class FacebookPageAdmin(admin.ModelAdmin):
         "last_synced_at",
         "checkpoint",
         "marks",
+        "findings",
     )
     fields = ("facebook_id", "name", *readonly_fields)
     inlines = [SyncRunInline]
@@ -104,6 +105,10 @@ class FacebookPageAdmin(admin.ModelAdmin):
     @admin.display(description="Sync checkpoint")
     def checkpoint(self, page: FacebookPage) -> str:
         return _preformatted(pretty_json(page) or "{}")
+
+    @admin.display(description="What Graph does not give for this Page")
+    def findings(self, page: FacebookPage) -> str:
+        return _pretty(page.graph_findings)
 
     @admin.display(description="High-water marks")
     def marks(self, page: FacebookPage) -> str:

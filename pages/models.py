@@ -25,6 +25,9 @@ class FacebookPage(models.Model):
     # (ISO strings); an incremental sync stops below it (minus an overlap).
     high_water_marks = models.JSONField(default=dict, blank=True)
     full_sync_completed_at = models.DateTimeField(null=True, blank=True)
+    # What syncs (and the probe) learned about how Graph treats this Page: folders it refuses
+    # or ignores, fields it no longer has. Written by pages.sync.findings only.
+    graph_findings = models.JSONField(default=dict, blank=True)
     # Epoch seconds of the next free Graph call slot, shared by every worker (without Redis).
     graph_next_call_at = models.FloatField(null=True, blank=True, editable=False)
     # When the schedule next syncs this page (None: as soon as scheduling is on).

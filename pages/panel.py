@@ -7,12 +7,18 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 
 from pages.models import FacebookPage, SyncRun
-from pages.sync import checkpoint
+from pages.sync import checkpoint, findings
 from pages.sync.checkpoint import Checkpoint, percent_done
 
 # The parts of the Page screen that a live event replaces: the card, and out of band the
 # numbers around it, so nothing on the screen contradicts the card.
-LIVE_PARTS = ("sync-panel", "conversation-count", "sync-history", "sync-checkpoint")
+LIVE_PARTS = (
+    "sync-panel",
+    "conversation-count",
+    "sync-history",
+    "graph-findings",
+    "sync-checkpoint",
+)
 RESUMABLE_STATUSES = (SyncRun.Status.INTERRUPTED, SyncRun.Status.CANCELLED, SyncRun.Status.FAILED)
 
 
@@ -37,6 +43,8 @@ def panel_context(page: FacebookPage) -> dict:
         "conversation_count": page.conversations.count(),
         "percent": percent_done(run.current, run.total, run.status) if run else None,
         "resumable": resumable,
+        "unavailable_folders": findings.unavailable_folders(page),
+        "degraded_fields": findings.degraded_fields(page),
     }
 
 

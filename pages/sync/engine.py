@@ -25,6 +25,7 @@ through the fenced writers of pages.sync.runs and pages.sync.checkpoint. It impo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, replace
@@ -44,11 +45,13 @@ from pages.graph.errors import (
     ObjectError,
     TokenError,
 )
-from pages.graph.paging import next_position, position_params
+from pages.graph.paging import next_position
 from pages.models import FacebookPage, SyncRun
-from pages.sync import runs
+from pages.sync import findings, runs
 from pages.sync.checkpoint import FOLDERS, Checkpoint
 from pages.sync.controls import RunControls, SyncStopped
+from pages.sync.fields import FieldSet
+from pages.sync.folders import FolderAvailability, FolderUnavailable
 from pages.sync.listing import ConversationLists
 from pages.sync.outcome import Outcome, outcome_of
 from pages.sync.recorder import RunRecorder
@@ -56,22 +59,9 @@ from pages.sync.runs import RunLost
 
 logger = logging.getLogger(__name__)
 
-MESSAGE_FIELDS = (
-    "id,created_time,from,to,message,"
-    "attachments{id,mime_type,name,size,file_url,image_data,video_data},"
-    "sticker,shares{link,name,description}"
-)
-OLDER_MESSAGES_PAGE_SIZE = 100
 # Graph may answer an empty page with a `next` (the list goes on); this many in a row, or a
 # `next` that repeats the cursor just used, means it does not move on.
 MAX_EMPTY_PAGES = 10
-
-
-def conversation_fields(messages_limit: int) -> str:
-    return (
-        "id,updated_time,message_count,unread_count,snippet,can_reply,participants,"
-        f"messages.limit({messages_limit}){{{MESSAGE_FIELDS}}}"
-    )
 
 
 class PageSync:
@@ -81,7 +71,6 @@ class PageSync:
         self.client = client
         self.controls = controls
         self.overlap = timedelta(seconds=settings.SYNC_INCREMENTAL_OVERLAP_SECONDS)
-        self.fields = conversation_fields(settings.SYNC_MESSAGES_PER_CONVERSATION)
         # Folders whose walk this run restarted because the list did not move on.
         self._restarted_walks: set[str] = set()
         self.record = RunRecorder(
@@ -94,10 +83,13 @@ class PageSync:
         self.lists = ConversationLists(
             client,
             self.page.facebook_id,
-            fields=self.fields,
+            fields=FieldSet(messages_limit=settings.SYNC_MESSAGES_PER_CONVERSATION),
             page_size=settings.SYNC_PAGE_SIZE,
+            batch_limit=int(settings.FACEBOOK_CALLS_PER_SECOND) or 50,
             before_wait=self.record.flush,
+            on_field_removed=lambda field: findings.record_degraded_field(self.page, field),
         )
+        self.folders = FolderAvailability(self.page, self.lists)
 
     @property
     def cp(self) -> Checkpoint:
@@ -132,7 +124,8 @@ class PageSync:
             if self.cp.phase == "walk":
                 if (self.cp.folderIndex, self.cp.after) == (0, None):
                     self.lists.prefetch_tops(
-                        FOLDERS, batch_fallback=self.cp.mode == SyncRun.Mode.INCREMENTAL
+                        self.folders.prefetchable(FOLDERS),
+                        batch_fallback=self.cp.mode == SyncRun.Mode.INCREMENTAL,
                     )
                 while self.cp.folderIndex < len(FOLDERS):
                     self._walk_folder(self.cp.folder)
@@ -172,7 +165,8 @@ class PageSync:
         stop_at = None
         if self.cp.mode == SyncRun.Mode.INCREMENTAL and mark:
             stop_at = datetime.fromisoformat(mark) - self.overlap
-        self._walk(folder, stop_at=stop_at, inclusive_stop=True)
+        with contextlib.suppress(FolderUnavailable):  # recorded on the Page; others go on
+            self._walk(folder, stop_at=stop_at, inclusive_stop=True)
         self.record.advance(folderIndex=self.cp.folderIndex + 1, after=None)
 
     def _close_walks(self) -> None:
@@ -200,6 +194,8 @@ class PageSync:
             items = response.get("data")
             if not isinstance(items, list):
                 raise BadListResponse("Graph returned a conversations list without data.")
+            if self.cp.after is None and self.cp.phase == "walk":
+                self.folders.check_first_page(folder, items)
             if self.cp.after is None and items:
                 self._note_top(folder, items[0])
             parsed = [self._parse(raw, folder) for raw in items]
@@ -247,8 +243,10 @@ class PageSync:
         after = self.cp.after
         try:
             return self.lists.get(folder, after)
-        except ObjectError:
+        except ObjectError as exc:
             if not after:
+                if self.cp.phase == "walk":
+                    self.folders.check_refusal(folder, exc)
                 raise
             # Cursors go stale: restart the folder from the top. The pass id makes the
             # conversations already covered cheap repeats.
@@ -347,14 +345,7 @@ class PageSync:
             if not position:
                 return new
             self._check_stop()
-            response = self.client.get(
-                f"{conversation.facebook_id}/messages",
-                {
-                    "fields": MESSAGE_FIELDS,
-                    "limit": OLDER_MESSAGES_PAGE_SIZE,
-                    **position_params(position),
-                },
-            )
+            response = self.lists.fetch_messages(conversation.facebook_id, position)
             used = position
             batch, position = parsing.parse_messages_page(response, self.page.facebook_id)
             if position == used:  # a thread whose `next` does not move on ends here

@@ -1,11 +1,16 @@
-"""Reading a Page's conversation lists from Graph for the engine (no database here).
+"""Reading a Page's conversation lists (and older messages) from Graph for the engine (no
+database here).
 
 - `prefetch_tops` reads the top page of several folders in one call: the conversations edge
   expanded once per folder on the Page node (field expansion counts as a single call against
-  the quota, graph-api.md §7). If Graph refuses that form, an incremental run tries a batch
-  (one round trip, but each item is a call); otherwise folders are read one by one.
+  the quota, graph-api.md §7). Graph leaves out an expanded edge with no data, so a folder
+  missing from an otherwise well-formed answer is an empty folder. If Graph refuses that form,
+  an incremental run tries a batch (one round trip, but each item is a call; an item Graph
+  throttles is simply read later); otherwise folders are read one by one.
 - `read_ahead` fetches the next page in a background thread while the engine writes the
   current one. Only HTTP happens there; the page is used, or thrown away, by `get`.
+- Every read drops a field Graph says it no longer has, and asks again (pages.sync.fields);
+  a list that keeps failing with code 1 is asked for in smaller pages.
 """
 
 from __future__ import annotations
@@ -27,10 +32,13 @@ from pages.graph.errors import (
     TransientGraphError,
 )
 from pages.graph.paging import position_params
+from pages.sync.fields import FieldSet, removed_field
 
 logger = logging.getLogger(__name__)
 
 STOPPING_ERRORS = (TokenError, PolicyBlockError, RateLimitError)
+OLDER_MESSAGES_PAGE_SIZE = 100
+EMPTY_LIST: dict[str, Any] = {"data": []}
 
 
 class ConversationLists:
@@ -39,16 +47,22 @@ class ConversationLists:
         client: GraphClient,
         page_id: str,
         *,
-        fields: str,
+        fields: FieldSet,
         page_size: int,
+        batch_limit: int = 50,
         before_wait: Callable[[], None] = lambda: None,
+        on_field_removed: Callable[[str], None] = lambda field: None,
     ) -> None:
         self.client = client
         self.page_id = page_id
         self.fields = fields
         self.page_size = page_size
+        # Each batch item counts against the Page's rate: a batch never asks for more calls
+        # than the rate allows at once.
+        self.batch_limit = max(1, batch_limit)
         # Called when `get` is about to block on a read-ahead still in flight.
         self.before_wait = before_wait
+        self.on_field_removed = on_field_removed
         self._tops: dict[str, dict[str, Any] | GraphError] = {}
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-read-ahead")
         self._pending: tuple[str, str, Future] | None = None
@@ -66,12 +80,12 @@ class ConversationLists:
             params = {
                 "platform": "messenger",
                 "folder": folder,
-                "fields": self.fields,
+                "fields": self.fields.conversations_spec(),
                 "limit": self.page_size,
+                **position_params(after),
             }
-            params.update(position_params(after))
             try:
-                return self.client.get(f"{self.page_id}/conversations", params)
+                return self._get(f"{self.page_id}/conversations", params)
             except TransientGraphError as exc:
                 # Code 1 that outlasts the client's retries usually means "reduce the amount
                 # of data you're asking for" (graph-api.md §6, §12.12): ask for fewer
@@ -85,6 +99,39 @@ class ConversationLists:
                     self.page_id,
                     self.page_size,
                 )
+
+    def fetch_messages(self, conversation_id: str, position: str) -> dict[str, Any]:
+        """A page of a conversation's older messages, from `position` (pages.graph.paging)."""
+        return self._get(
+            f"{conversation_id}/messages",
+            {"limit": OLDER_MESSAGES_PAGE_SIZE, **position_params(position)},
+            fields=FieldSet.messages_spec,
+        )
+
+    def _get(
+        self,
+        path: str,
+        params: dict[str, Any],
+        *,
+        fields: Callable[[FieldSet], str] = FieldSet.conversations_spec,
+    ) -> dict[str, Any]:
+        """GET with the current fields; a field Graph no longer has is dropped, and the call
+        made again without it."""
+        while True:
+            try:
+                return self.client.get(path, {**params, "fields": fields(self.fields)})
+            except GraphError as exc:
+                self._drop_removed_field(exc)
+
+    def _drop_removed_field(self, exc: GraphError) -> None:
+        """Drop the field `exc` says Graph no longer has; re-raise `exc` if it says nothing
+        of the kind."""
+        field = removed_field(exc)
+        if field is None:
+            raise exc
+        self.fields = self.fields.without(field)
+        logger.warning("Graph no longer has the field %r on page %s", field, self.page_id)
+        self.on_field_removed(field)
 
     def read_ahead(self, folder: str, after: str) -> None:
         def fetch() -> dict[str, Any]:
@@ -108,24 +155,49 @@ class ConversationLists:
         return None
 
     def prefetch_tops(self, folders: Sequence[str], *, batch_fallback: bool) -> None:
-        expanded = ",".join(
-            f"conversations.platform(messenger).folder({folder})"
-            f".limit({self.page_size}).as({folder}){{{self.fields}}}"
-            for folder in folders
-        )
         self._tops = {}
+        if not folders:
+            return
         try:
-            node = self.client.get(self.page_id, {"fields": expanded})
-            if all(isinstance(node.get(folder), dict) for folder in folders):
-                self._tops = {folder: node[folder] for folder in folders}
-                return
+            self._tops = self._tops_in_one_call(folders)
+            return
         except STOPPING_ERRORS:
             raise
         except GraphError as exc:
             logger.info("Graph refused the expanded folder tops (%s)", exc)
-        if not batch_fallback:
-            return
-        base = {"platform": "messenger", "fields": self.fields, "limit": self.page_size}
+        if batch_fallback:
+            self._tops = self._tops_in_a_batch(folders)
+
+    def _tops_in_one_call(self, folders: Sequence[str]) -> dict[str, Any]:
+        while True:
+            spec = self.fields.conversations_spec()
+            expanded = ",".join(
+                f"conversations.platform(messenger).folder({folder})"
+                f".limit({self.page_size}).as({folder}){{{spec}}}"
+                for folder in folders
+            )
+            try:
+                node = self.client.get(self.page_id, {"fields": expanded})
+            except GraphError as exc:
+                self._drop_removed_field(exc)
+                continue
+            # Graph leaves out an expanded edge with no data: in an answer about this Page, a
+            # missing folder is an empty one.
+            about_this_page = str(node.get("id", "")) == self.page_id
+            if not (about_this_page or any(folder in node for folder in folders)):
+                raise GraphError("Graph answered the expanded folder tops without their lists")
+            tops = {folder: node.get(folder, EMPTY_LIST) for folder in folders}
+            if not all(_is_list(top) for top in tops.values()):
+                raise GraphError("Graph answered the expanded folder tops without their lists")
+            return tops
+
+    def _tops_in_a_batch(self, folders: Sequence[str]) -> dict[str, Any]:
+        base = {
+            "platform": "messenger",
+            "fields": self.fields.conversations_spec(),
+            "limit": self.page_size,
+        }
+        folders = folders[: self.batch_limit]  # the others are read one by one
         requests_ = [
             BatchRequest(f"{self.page_id}/conversations", {**base, "folder": folder})
             for folder in folders
@@ -136,11 +208,21 @@ class ConversationLists:
             raise
         except GraphError as exc:
             logger.info("Batch prefetch failed (%s); reading folders one by one", exc)
-            return
+            return {}
+        tops: dict[str, Any] = {}
         for folder, result in zip(folders, results, strict=True):
+            if isinstance(result, RateLimitError):
+                # Each item counts against the Page's rate on its own: this folder is read
+                # normally later, after the client's spacing.
+                continue
             if isinstance(result, STOPPING_ERRORS):
                 raise result
-            self._tops[folder] = result
+            tops[folder] = result
+        return tops
 
     def close(self) -> None:
         self._reader.shutdown(wait=True, cancel_futures=True)
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("data"), list)
