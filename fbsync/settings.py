@@ -241,6 +241,9 @@ FACEBOOK_MAX_RETRIES = env.int("FACEBOOK_MAX_RETRIES", default=5)
 
 # --- Sync engine ----------------------------------------------------------------------------
 SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=25)
+# A run asks for more conversations per page after a few full pages, up to this many, while
+# Graph accepts them (pages.sync.sizes). Graph documents no maximum; 25 keeps today's pages.
+SYNC_MAX_PAGE_SIZE = env.int("SYNC_MAX_PAGE_SIZE", default=25)
 SYNC_MESSAGES_PER_CONVERSATION = env.int("SYNC_MESSAGES_PER_CONVERSATION", default=25)
 # Incremental syncs re-walk this much below the last high-water mark, because Facebook's order
 # is not guaranteed and timestamps have one-second resolution (graph-api.md §11).

@@ -49,6 +49,8 @@ class Checkpoint:
     problemIds: list[str] = field(default_factory=list)
     # New high-water marks gathered by this run, per folder (ISO).
     marks: dict[str, str] = field(default_factory=dict)
+    # How much one list call asks for, as learned from Graph (pages.sync.sizes).
+    sizes: dict[str, Any] = field(default_factory=dict)
     timestamp: str = ""
     message: str = ""
 

@@ -47,7 +47,7 @@ from pages.graph.errors import (
 )
 from pages.graph.paging import next_position
 from pages.models import FacebookPage, SyncRun
-from pages.sync import findings, runs
+from pages.sync import findings, runs, threads
 from pages.sync.checkpoint import FOLDERS, Checkpoint
 from pages.sync.controls import RunControls, SyncStopped
 from pages.sync.fields import FieldSet
@@ -56,6 +56,7 @@ from pages.sync.listing import ConversationLists
 from pages.sync.outcome import Outcome, outcome_of
 from pages.sync.recorder import RunRecorder
 from pages.sync.runs import RunLost
+from pages.sync.sizes import PageSizes
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class PageSync:
             client,
             self.page.facebook_id,
             fields=FieldSet(messages_limit=settings.SYNC_MESSAGES_PER_CONVERSATION),
-            page_size=settings.SYNC_PAGE_SIZE,
+            sizes=self._initial_sizes(),
             batch_limit=int(settings.FACEBOOK_CALLS_PER_SECOND) or 50,
             before_wait=self.record.flush,
             on_field_removed=lambda field: findings.record_degraded_field(self.page, field),
@@ -97,6 +98,14 @@ class PageSync:
         return self.record.cp
 
     # -- lifecycle ------------------------------------------------------------------------
+
+    def _initial_sizes(self) -> PageSizes:
+        fresh = PageSizes.start(
+            settings.SYNC_PAGE_SIZE,
+            settings.SYNC_MESSAGES_PER_CONVERSATION,
+            max_conversations=settings.SYNC_MAX_PAGE_SIZE,
+        )
+        return PageSizes.resume(self.cp.sizes, fresh) if self.cp.sizes else fresh
 
     def _initial_checkpoint(self) -> Checkpoint:
         saved = Checkpoint.of(self.page)
@@ -153,9 +162,11 @@ class PageSync:
 
     def _summary(self) -> str:
         cp = self.cp
+        sizes = self.lists.sizes.describe()
         return (
             f"Synced {cp.current} conversations: {cp.inserted} new, {cp.updated} updated, "
-            f"{cp.skipped} unchanged, {cp.eventsCreated} events."
+            f"{cp.skipped} unchanged, {cp.eventsCreated} events"
+            + (f" ({sizes})." if sizes else ".")
         )
 
     # -- walking --------------------------------------------------------------------------
@@ -191,6 +202,9 @@ class PageSync:
             self._check_stop()
             response = self._fetch_conversations(folder)
             pages += 1
+            if self.lists.sizes.to_json() != self.cp.sizes:
+                # What Graph accepts changed: a resume starts from it.
+                self.record.advance(sizes=self.lists.sizes.to_json())
             items = response.get("data")
             if not isinstance(items, list):
                 raise BadListResponse("Graph returned a conversations list without data.")
@@ -329,27 +343,9 @@ class PageSync:
     def _new_messages(
         self, conversation: ConversationData, stored: KnownConversation | None
     ) -> list[MessageData]:
-        """The messages we do not hold yet: for a new conversation its newest page; for a known
-        one everything since the last sync, paging long threads until a known message."""
-        if stored is None:
-            return conversation.messages
-        batch = conversation.messages
-        position = conversation.older_messages
-        new: list[MessageData] = []
-        while True:
-            known_ids = ingest.known_message_ids(self.page.pk, [m.facebook_id for m in batch])
-            for message in batch:  # newest first
-                if message.facebook_id in known_ids or message.created_time < stored.updated_time:
-                    return new
-                new.append(message)
-            if not position:
-                return new
-            self._check_stop()
-            response = self.lists.fetch_messages(conversation.facebook_id, position)
-            used = position
-            batch, position = parsing.parse_messages_page(response, self.page.facebook_id)
-            if position == used:  # a thread whose `next` does not move on ends here
-                position = None
+        return threads.new_messages(
+            conversation, stored, self.lists, self.page, check_stop=self._check_stop
+        )
 
     # -- persistence and reporting ----------------------------------------------------------
 

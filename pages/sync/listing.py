@@ -33,6 +33,7 @@ from pages.graph.errors import (
 )
 from pages.graph.paging import position_params
 from pages.sync.fields import FieldSet, removed_field
+from pages.sync.sizes import PageSizes
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class ConversationLists:
         page_id: str,
         *,
         fields: FieldSet,
-        page_size: int,
+        sizes: PageSizes,
         batch_limit: int = 50,
         before_wait: Callable[[], None] = lambda: None,
         on_field_removed: Callable[[str], None] = lambda field: None,
@@ -56,7 +57,7 @@ class ConversationLists:
         self.client = client
         self.page_id = page_id
         self.fields = fields
-        self.page_size = page_size
+        self.sizes = sizes
         # Each batch item counts against the Page's rate: a batch never asks for more calls
         # than the rate allows at once.
         self.batch_limit = max(1, batch_limit)
@@ -80,31 +81,36 @@ class ConversationLists:
             params = {
                 "platform": "messenger",
                 "folder": folder,
-                "fields": self.fields.conversations_spec(),
-                "limit": self.page_size,
+                "limit": self.sizes.conversations,
                 **position_params(after),
             }
             try:
-                return self._get(f"{self.page_id}/conversations", params)
+                response = self._get(f"{self.page_id}/conversations", params)
             except TransientGraphError as exc:
                 # Code 1 that outlasts the client's retries usually means "reduce the amount
-                # of data you're asking for" (graph-api.md §6, §12.12): ask for fewer
-                # conversations per page, for the rest of the run. Cursors stay valid.
-                if exc.code != UNKNOWN_ERROR_CODE or self.page_size == 1:
+                # of data you're asking for" (pages.sync.sizes). Cursors stay valid.
+                if exc.code != UNKNOWN_ERROR_CODE:
                     raise
-                self.page_size = max(1, self.page_size // 2)
-                logger.warning(
+                self.sizes.refused()
+                logger.info(
                     "Graph keeps failing with code 1 on page %s: asking for %d conversations "
-                    "per page",
+                    "with %d messages each",
                     self.page_id,
-                    self.page_size,
+                    self.sizes.conversations,
+                    self.sizes.messages,
                 )
+                continue
+            data = response.get("data")
+            self.sizes.accepted(conversations_returned=len(data) if isinstance(data, list) else 0)
+            return response
 
-    def fetch_messages(self, conversation_id: str, position: str) -> dict[str, Any]:
+    def fetch_messages(
+        self, conversation_id: str, position: str, limit: int = OLDER_MESSAGES_PAGE_SIZE
+    ) -> dict[str, Any]:
         """A page of a conversation's older messages, from `position` (pages.graph.paging)."""
         return self._get(
             f"{conversation_id}/messages",
-            {"limit": OLDER_MESSAGES_PAGE_SIZE, **position_params(position)},
+            {"limit": limit, **position_params(position)},
             fields=FieldSet.messages_spec,
         )
 
@@ -119,9 +125,12 @@ class ConversationLists:
         made again without it."""
         while True:
             try:
-                return self.client.get(path, {**params, "fields": fields(self.fields)})
+                return self.client.get(path, {**params, "fields": fields(self._fields())})
             except GraphError as exc:
                 self._drop_removed_field(exc)
+
+    def _fields(self) -> FieldSet:
+        return self.fields.with_messages_limit(self.sizes.messages)
 
     def _drop_removed_field(self, exc: GraphError) -> None:
         """Drop the field `exc` says Graph no longer has; re-raise `exc` if it says nothing
@@ -170,10 +179,10 @@ class ConversationLists:
 
     def _tops_in_one_call(self, folders: Sequence[str]) -> dict[str, Any]:
         while True:
-            spec = self.fields.conversations_spec()
+            spec = self._fields().conversations_spec()
             expanded = ",".join(
                 f"conversations.platform(messenger).folder({folder})"
-                f".limit({self.page_size}).as({folder}){{{spec}}}"
+                f".limit({self.sizes.conversations}).as({folder}){{{spec}}}"
                 for folder in folders
             )
             try:
@@ -194,8 +203,8 @@ class ConversationLists:
     def _tops_in_a_batch(self, folders: Sequence[str]) -> dict[str, Any]:
         base = {
             "platform": "messenger",
-            "fields": self.fields.conversations_spec(),
-            "limit": self.page_size,
+            "fields": self._fields().conversations_spec(),
+            "limit": self.sizes.conversations,
         }
         folders = folders[: self.batch_limit]  # the others are read one by one
         requests_ = [
