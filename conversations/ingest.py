@@ -104,6 +104,12 @@ def ingest_conversation(
             contact_pk = CONTACT_UPSERT.upsert(
                 page_id, data.contact_psid, data.contact_name, now, now
             )
+            if known is not None and data.contact_name != known.contact_name:
+                # A rename shows everywhere: the messages the person sent before carry the
+                # name too (in this conversation's transaction, with the contact's).
+                Message.objects.filter(page_id=page_id, sender_id=data.contact_psid).exclude(
+                    sender_name=data.contact_name
+                ).update(sender_name=data.contact_name)
 
     newest = max((m.created_time for m in data.messages), default=None)
     now = timezone.now()
