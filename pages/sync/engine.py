@@ -135,6 +135,7 @@ class PageSync:
                     self.lists.prefetch_tops(
                         self.folders.prefetchable(FOLDERS),
                         batch_fallback=self.cp.mode == SyncRun.Mode.INCREMENTAL,
+                        one_call=not findings.one_call_tops_refused(self.page),
                     )
                 while self.cp.folderIndex < len(FOLDERS):
                     self._walk_folder(self.cp.folder)
@@ -187,7 +188,8 @@ class PageSync:
         reads the tops of all folders; a folder where more than a page moved is paged on."""
         remaining = [f for f in FOLDERS[self.cp.folderIndex :] if f in self.cp.folderTops]
         if remaining and self.cp.after is None:
-            self.lists.prefetch_tops(remaining, batch_fallback=False)
+            one_call = not findings.one_call_tops_refused(self.page)
+            self.lists.prefetch_tops(remaining, batch_fallback=False, one_call=one_call)
         while self.cp.folderIndex < len(FOLDERS):
             folder = self.cp.folder
             top = self.cp.folderTops.get(folder)

@@ -7,7 +7,8 @@ and the admin show it, and later runs use it (a refused folder is left out of th
 read of all folders' tops, which would otherwise fail every time). Shape:
 
     {"folders": {"spam": {"state": "refused", "detail": "...", "seen_at": "..."}},
-     "fields": {"subject": {"seen_at": "..."}}}
+     "fields": {"subject": {"seen_at": "..."}},
+     "probe": {...the last graph_probe report (pages.probe)...}}
 """
 
 from __future__ import annotations
@@ -36,6 +37,21 @@ def unavailable_folders(page: FacebookPage) -> dict[str, str]:
 def degraded_fields(page: FacebookPage) -> list[str]:
     """Fields Graph no longer has for this Page, which syncs stopped asking for."""
     return sorted((page.graph_findings or {}).get("fields") or {})
+
+
+def one_call_tops_refused(page: FacebookPage) -> bool:
+    """graph_probe found that Graph refuses the one-call read of all folders' tops."""
+    probe = (page.graph_findings or {}).get("probe") or {}
+    return probe.get("one_call_tops") == "refused"
+
+
+def record_probe(page: FacebookPage, report: dict[str, Any]) -> None:
+    """The last graph_probe report, whole."""
+    with transaction.atomic():
+        locked = FacebookPage.objects.select_for_update().only("graph_findings").get(pk=page.pk)
+        findings = {**(locked.graph_findings or {}), "probe": report}
+        FacebookPage.objects.filter(pk=page.pk).update(graph_findings=findings)
+    page.graph_findings = findings
 
 
 def record_folder(page: FacebookPage, folder: str, state: str, detail: str) -> None:

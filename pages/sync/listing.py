@@ -163,17 +163,22 @@ class ConversationLists:
         future.cancel()
         return None
 
-    def prefetch_tops(self, folders: Sequence[str], *, batch_fallback: bool) -> None:
+    def prefetch_tops(
+        self, folders: Sequence[str], *, batch_fallback: bool, one_call: bool = True
+    ) -> None:
+        """Read the first page of `folders` ahead: in one call (unless the Page is known to
+        refuse it), else in one batch when `batch_fallback`."""
         self._tops = {}
         if not folders:
             return
-        try:
-            self._tops = self._tops_in_one_call(folders)
-            return
-        except STOPPING_ERRORS:
-            raise
-        except GraphError as exc:
-            logger.info("Graph refused the expanded folder tops (%s)", exc)
+        if one_call:
+            try:
+                self._tops = self._tops_in_one_call(folders)
+                return
+            except STOPPING_ERRORS:
+                raise
+            except GraphError as exc:
+                logger.info("Graph refused the expanded folder tops (%s)", exc)
         if batch_fallback:
             self._tops = self._tops_in_a_batch(folders)
 
