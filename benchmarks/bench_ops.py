@@ -37,7 +37,7 @@ from pages.tasks import sync_page_task  # noqa: E402
 
 def connect() -> dict:
     pages = json.loads(sys.stdin.read())
-    pks = [connect_page(p["id"], p["access_token"]).pk for p in pages]
+    pks = [connect_page(p["id"], p["access_token"]).page.pk for p in pages]
     return {"connected": len(pks), "pks": pks}
 
 

@@ -230,6 +230,7 @@ SYNC_PROGRESS_POLL_SECONDS = env.float("SYNC_PROGRESS_POLL_SECONDS", default=0.3
 # The base URL has no version in it; the version is sent explicitly on every call.
 FACEBOOK_GRAPH_URL = env.str("FACEBOOK_GRAPH_URL", default="https://graph.facebook.com").rstrip("/")
 FACEBOOK_GRAPH_VERSION = env.str("FACEBOOK_GRAPH_VERSION", default="v26.0")
+FACEBOOK_APP_ID = env.str("FACEBOOK_APP_ID", default="")  # with the secret: debug_token
 FACEBOOK_APP_SECRET = env.str("FACEBOOK_APP_SECRET", default="")
 FACEBOOK_WEBHOOK_VERIFY_TOKEN = env.str("FACEBOOK_WEBHOOK_VERIFY_TOKEN", default="")
 # Meta allows about 2 Conversations API calls per second per Page (graph-api.md §5.1).

@@ -62,6 +62,8 @@ CONTROL = {
     "expire_token": "expire_token",
     "set_token": "set_token",
     "set_usage": "set_usage",
+    "app_credentials": "app_credentials",
+    "set_token_info": "set_token_info",
 }
 
 

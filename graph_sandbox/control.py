@@ -135,3 +135,12 @@ class SandboxControl:
             total_time=total_time,
             estimated_minutes=estimated_minutes,
         )
+
+    def app_credentials(self) -> dict[str, str]:
+        """``{"app_id", "app_secret", "app_token"}`` of the sandbox's app (for debug_token)."""
+        return self.call("app_credentials")
+
+    def set_token_info(self, page_id: str, **info: Any) -> dict[str, Any]:
+        """What the Page's current token is for ``debug_token``: ``type``, ``expires_at``,
+        ``expired``, ``scopes``, ``missing_scopes``, ``profile_id`` (see the README)."""
+        return self.call("set_token_info", page_id=page_id, **info)

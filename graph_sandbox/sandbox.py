@@ -23,6 +23,7 @@ from . import errors
 from .api import Renderer, Request
 from .content import _name
 from .dataset import FOLDERS, Conversation, Dataset, Page
+from .debug_token import TokenControls, TokenRegistry
 from .errors import GraphError
 from .faults import FaultConfig, FaultQueue, PageMeter
 from .faults import now as monotonic
@@ -32,7 +33,7 @@ from .result import Result, appsecret_proof
 from .stats import RequestStats
 
 
-class Sandbox:
+class Sandbox(TokenControls):
     """A fake Graph API: call :meth:`execute` (through the WSGI app) or the control methods."""
 
     def __init__(
@@ -61,6 +62,7 @@ class Sandbox:
         self.fault_rng = random.Random(f"{seed}:faults")
         self._mutations = 0
         self.request_stats = RequestStats()
+        self.tokens = TokenRegistry(seed)  # debug_token: the app and what each token is
 
     # -- convenience ------------------------------------------------------------------------
 
@@ -163,6 +165,8 @@ class Sandbox:
 
     def execute(self, req: Request, in_batch: bool = False, check_proof: bool = True) -> Result:
         """Run one API call; never raises for API-level errors."""
+        if req.path.strip("/") == "debug_token":  # app-level: graph_sandbox/debug_token.py
+            return self.debug_token(req, check_proof)
         result = Result()
         t = self.clock()
         with self.lock:

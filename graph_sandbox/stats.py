@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from .dataset import Page
     from .result import Result
 
-STAT_KINDS = ("page", "conversations", "messages", "conversation", "batch", "batch_items")
+STAT_KINDS = (
+    "page", "conversations", "messages", "conversation", "batch", "batch_items", "debug_token",
+)  # fmt: skip
 
 
 class RequestStats:

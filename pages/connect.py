@@ -1,14 +1,15 @@
-"""Connecting a Page: check a token against Graph and store it (encrypted)."""
+"""Connecting a Page: ask Graph what the token is (pages.graph.tokens) and store it
+(encrypted) only when it is a Page token fbsync can use."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
-from pages.graph.client import GraphClient
-from pages.graph.errors import GraphError, TokenError
+from pages.graph.tokens import ADVANCED_ACCESS_NOTE, TokenCheck, inspect_token
 from pages.models import FacebookPage
 
 # Graph's tokens are letters and digits (app tokens add `|`; we also allow - _ .). Anything
@@ -21,10 +22,30 @@ class ConnectError(Exception):
     """The token or page id was refused; the message is safe to show (no token in it)."""
 
 
+@dataclass(frozen=True)
+class Connected:
+    """A stored Page and what Graph said about its token."""
+
+    page: FacebookPage
+    check: TokenCheck
+
+    @property
+    def verified(self) -> bool:
+        return self.check.verified
+
+    @property
+    def notes(self) -> list[str]:
+        """What to tell the person who connected it: what the token is, whether its
+        permissions could be verified, and the Advanced Access caveat no error will show."""
+        return [self.check.summary, *self.check.notes, ADVANCED_ACCESS_NOTE]
+
+
 @sensitive_variables("access_token")
-def connect_page(facebook_id: str, access_token: str) -> FacebookPage:
-    """Check the token with `GET /{page-id}?fields=id,name`, then store or update the page.
-    A new token clears "needs reconnect"."""
+def connect_page(facebook_id: str, access_token: str) -> Connected:
+    """Ask Graph what the token is (`debug_token` with the app token when FACEBOOK_APP_ID and
+    FACEBOOK_APP_SECRET are set, else `GET /{page-id}?fields=id,name`) and refuse it with the
+    reason (nothing stored) unless it is a usable Page token of this Page; then store or update
+    the page. A new token clears "needs reconnect"."""
     facebook_id = facebook_id.strip()
     access_token = access_token.strip()
     if not facebook_id.isdigit():
@@ -36,22 +57,14 @@ def connect_page(facebook_id: str, access_token: str) -> FacebookPage:
             "That is not an access token: a token is one word of letters and digits. "
             "Copy it again, without spaces or line breaks."
         )
-    client = GraphClient.for_page(FacebookPage(facebook_id=facebook_id), token=access_token)
-    try:
-        info = client.get_page(facebook_id)
-    except TokenError as exc:
-        raise ConnectError(f"Facebook rejected the access token: {exc}") from None
-    except GraphError as exc:
-        raise ConnectError(f"Could not check the token with Facebook: {exc}") from None
-    finally:
-        client.session.close()
-    if str(info.get("id")) != facebook_id:
-        raise ConnectError("The token does not belong to this page.")
+    check = inspect_token(access_token, facebook_id)
+    if not check.ok:
+        raise ConnectError(check.refusal)
     with transaction.atomic():
         page, _ = FacebookPage.objects.select_for_update().get_or_create(facebook_id=facebook_id)
-        page.name = str(info.get("name") or "")[:255]
+        page.name = check.page_name
         page.access_token = access_token
         page.token_status = FacebookPage.TokenStatus.OK
         page.token_error = ""
         page.save()
-    return page
+    return Connected(page, check)

@@ -6,7 +6,7 @@ spaced like every sync's), each answering one question; the findings are stored 
 Questions: the API version served; each folder accepted, refused or ignored; whether the
 one-call read of all folders' tops works and whether it leaves out empty folders; how the
 messages edge pages (cursors or `next` only); the largest page Graph accepts with and without
-nested messages; the webhook subscription state.
+nested messages; the webhook subscription state; what the token is (pages.graph.tokens).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from pages.graph.client import GraphClient
 from pages.graph.errors import GraphError, RateLimitError, TokenError
+from pages.graph.tokens import ADVANCED_ACCESS_NOTE, inspect_token
 from pages.models import FacebookPage
 from pages.sync import findings
 from pages.sync.checkpoint import FOLDERS
@@ -34,6 +35,8 @@ class ProbeReport:
     page_id: str
     page_name: str = ""
     api_version: str = ""
+    token: str = ""  # what the token is (type, expiry, permissions), or why it is refused
+    token_notes: list[str] = field(default_factory=list)
     folders: dict[str, str] = field(default_factory=dict)  # accepted / refused / ignored / empty
     one_call_tops: str = ""  # works / refused
     empty_edges: str = ""  # omitted / returned as empty lists / unknown (no empty folder)
@@ -61,6 +64,7 @@ class Probe:
         refused token or a rate limit ends the probe at once: nothing else can be learned)."""
         for question in (
             self._page,
+            self._token,
             self._folders,
             self._one_call_tops,
             self._messages_paging,
@@ -87,6 +91,11 @@ class Probe:
         node = self.client.get(self.page.facebook_id, {"fields": "id,name"})
         self.report.page_name = str(node.get("name") or "")
         self.report.api_version = self.client.api_version_served or self.client.version
+
+    def _token(self) -> None:
+        check = inspect_token(self.page.access_token, self.page.facebook_id)
+        self.report.token = check.summary if check.ok else f"refused: {check.refusal}"
+        self.report.token_notes = [*check.notes, ADVANCED_ACCESS_NOTE]
 
     def _folders(self) -> None:
         for folder in FOLDERS:

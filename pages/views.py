@@ -14,7 +14,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from fbsync.access import can_use_inbox, inbox_access_required
 from pages import panel, progress, streams
-from pages.connect import ConnectError, connect_page
+from pages.connect import Connected, ConnectError, connect_page
+from pages.graph.tokens import ADVANCED_ACCESS_NOTE
 from pages.models import FacebookPage, SyncRun
 from pages.sync import runs
 from pages.sync.runs import Start, SyncAlreadyRunning
@@ -50,13 +51,25 @@ def connect(request: HttpRequest) -> HttpResponse:
     form = ConnectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            page = connect_page(form.cleaned_data["page_id"], form.cleaned_data["access_token"])
+            connected = connect_page(
+                form.cleaned_data["page_id"], form.cleaned_data["access_token"]
+            )
         except ConnectError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Connected {page}.")
-            return redirect("pages:detail", pk=page.pk)
-    return render(request, "pages/connect.html", {"form": form, "nav": "pages"})
+            _tell_connected(request, connected, f"Connected {connected.page}.")
+            return redirect("pages:detail", pk=connected.page.pk)
+    context = {"form": form, "nav": "pages", "advanced_access_note": ADVANCED_ACCESS_NOTE}
+    return render(request, "pages/connect.html", context)
+
+
+def _tell_connected(request: HttpRequest, connected: Connected, done: str) -> None:
+    """The success message, what the token is, and the notes (unverified permissions as a
+    warning)."""
+    messages.success(request, f"{done} {connected.check.summary}")
+    for note in connected.check.notes:
+        messages.warning(request, note)
+    messages.info(request, ADVANCED_ACCESS_NOTE)
 
 
 @require_safe
@@ -116,11 +129,12 @@ def cancel_sync(request: HttpRequest, pk: int) -> HttpResponse:
 def reconnect(request: HttpRequest, pk: int) -> HttpResponse:
     page = get_object_or_404(FacebookPage, pk=pk)
     try:
-        connect_page(page.facebook_id, request.POST.get("access_token", ""))
+        connected = connect_page(page.facebook_id, request.POST.get("access_token", ""))
     except ConnectError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Reconnected. Resume the sync to continue where it stopped.")
+        done = "Reconnected. Resume the sync to continue where it stopped."
+        _tell_connected(request, connected, done)
         progress.publish(page.pk, final=True)
     if request.htmx:
         # The form sits in the live panel: reload the screen to show the outcome.

@@ -35,6 +35,8 @@ def test_a_plain_page(make_graph_sandbox, settings):
     assert report.api_version == "v26.0"
     assert report.webhooks.startswith("unknown")  # the sandbox has no subscribed_apps yet
     assert report.calls <= 15
+    assert report.token.startswith("Checked with Facebook")  # no app credentials here
+    assert any("Advanced Access" in note for note in report.token_notes)
     page.refresh_from_db()
     assert page.graph_findings["probe"]["one_call_tops"] == "works"
 

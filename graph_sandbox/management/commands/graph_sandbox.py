@@ -1,7 +1,7 @@
 """``manage.py graph_sandbox``: serve a seeded fake Graph API until Ctrl-C / SIGTERM.
 
-The last line printed is JSON (``{"url": ..., "pages": [{"id", "name", "access_token"}]}``) so
-scripts can read the URL and the fake tokens.
+The last line printed is JSON (``{"url": ..., "pages": [{"id", "name", "access_token"}], "app":
+{"app_id", "app_secret", "app_token"}}``) so scripts can read the URL and the fake tokens.
 """
 
 from __future__ import annotations
@@ -134,7 +134,9 @@ class Command(BaseCommand):
         out.write(f"control API: {server.url}/_sandbox/<route>")
         for page_id, name, token in sandbox.pages:
             out.write(f"page {page_id} {name!r} token {token}")
-        info = {"url": server.url, "pages": sandbox.pages_info()}
+        app = sandbox.app_credentials()
+        out.write(f"app {app['app_id']} secret {app['app_secret']} (debug_token)")
+        info = {"url": server.url, "pages": sandbox.pages_info(), "app": app}
         out.write(json.dumps(info, ensure_ascii=False))
         out.flush()
         try:

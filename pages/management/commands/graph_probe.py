@@ -45,6 +45,7 @@ def describe(report: ProbeReport) -> str:
     folders = ", ".join(f"{folder} {state}" for folder, state in report.folders.items())
     lines = [
         f"Page {report.page_name or report.page_id} ({report.page_id}), Graph {report.api_version}",
+        f"Token: {report.token or 'not checked'}",
         f"Folders: {folders}",
         f"All folders' tops in one call: {report.one_call_tops or 'not tried'}"
         + (f"; empty folders {report.empty_edges}" if report.empty_edges else ""),
@@ -55,5 +56,6 @@ def describe(report: ProbeReport) -> str:
         f"Webhooks: {report.webhooks or 'not tried'}",
         f"Graph calls made: {report.calls}",
     ]
+    lines += [f"Note: {note}" for note in report.token_notes]
     lines += [f"Could not tell: {problem}" for problem in report.problems]
     return "\n".join(lines)
