@@ -235,6 +235,25 @@ def parse_messages_page(raw: Any, page_id: str) -> tuple[list[MessageData], str 
     return messages, next_position(raw.get("paging"))
 
 
+def _the_person(raw: dict[str, Any], page_id: str) -> dict[str, Any] | None:
+    """The person the Page talks with: from `participants`, or, when Graph no longer gives
+    that field, from the messages' `from` and `to`."""
+    parties = list(_data_list(raw.get("participants")))
+    if "participants" not in raw:
+        for message in _data_list(raw.get("messages")):
+            if isinstance(message, dict):
+                parties.append(message.get("from"))
+                parties.extend(_data_list(message.get("to")))
+    return next(
+        (
+            party
+            for party in parties
+            if isinstance(party, dict) and _key(party.get("id")) not in (None, "", page_id)
+        ),
+        None,
+    )
+
+
 def parse_conversation(raw: Any, page_id: str, folder: str) -> ConversationData:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
         raise BadConversationData("a conversation has no id")
@@ -246,14 +265,7 @@ def parse_conversation(raw: Any, page_id: str, folder: str) -> ConversationData:
         updated_time = max(m.created_time for m in messages)
     else:
         raise BadConversationData("the conversation has no updated_time")
-    person = next(
-        (
-            p
-            for p in _data_list(raw.get("participants"))
-            if isinstance(p, dict) and _key(p.get("id")) not in (None, "", page_id)
-        ),
-        None,
-    )
+    person = _the_person(raw, page_id)
     psid = _checked_id(_key(person["id"]), PSID_LENGTH, "the contact's id") if person else None
     return ConversationData(
         facebook_id=conversation_id,

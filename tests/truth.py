@@ -1,6 +1,6 @@
 """What a correct sync of a sandbox page stores, compared with what the database holds."""
 
-from conversations.models import InteractionEvent
+from conversations.models import Conversation, InteractionEvent, Message
 from tests.helpers import stored_state
 
 NEWEST = 25
@@ -39,3 +39,18 @@ def assert_matches_truth(page, truth, *, newest=NEWEST, more=None):
         ]
     )
     assert state["events"] == expected_events
+
+
+def assert_matches_visible_truth(page, truth, *, newest=NEWEST, more=None):
+    """`assert_matches_truth` for a truth taken with the real Graph's switches on: every
+    conversation Graph lists is stored once, in its folder, and nothing is filed under a
+    folder Graph refuses or ignores (`truth["hidden_folders"]`)."""
+    more = more or {}
+    assert_matches_truth(page, truth, newest=newest, more=more)
+    conversations = Conversation.objects.filter(page=page)
+    assert conversations.count() == len(truth["conversations"])
+    hidden = list(truth.get("hidden_folders") or {})
+    assert not conversations.filter(folder__in=hidden).exists()
+    assert Message.objects.filter(page=page).count() == sum(
+        min(len(c["message_ids"]), newest + more.get(c["id"], 0)) for c in truth["conversations"]
+    )

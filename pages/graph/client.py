@@ -35,6 +35,7 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
+    retry_if_not_exception_type,
     stop_after_attempt,
     wait_random_exponential,
 )
@@ -43,6 +44,7 @@ from pages.graph.errors import (
     CallBudgetExceeded,
     GraphError,
     RateLimitError,
+    TooMuchDataError,
     TransientGraphError,
     error_from_payload,
     scrub,
@@ -293,15 +295,22 @@ class GraphClient:
             return TransientGraphError("A batched request did not finish in time.")
         headers = [(h.get("name", ""), h.get("value", "")) for h in item.get("headers") or []]
         usage = parse_usage(headers, self.page_id)
-        self._note_usage(usage)
         try:
             body = parse_json(item.get("body") or "")
         except (TypeError, ValueError):
+            self._note_usage(usage)
             return TransientGraphError("A batched request returned a body that is not JSON.")
         if isinstance(body, dict) and "error" in body:
-            return error_from_payload(
+            error = error_from_payload(
                 body, item.get("code"), usage.regain_minutes if usage else 0, self._secrets
             )
+            # Each item counts against the Page's rate on its own: one item over the
+            # per-second limit says nothing about the window, so it must not pause the run.
+            per_second = isinstance(error, RateLimitError) and not (usage and usage.regain_minutes)
+            if not per_second:
+                self._note_usage(usage)
+            return error
+        self._note_usage(usage)
         if not isinstance(body, dict):
             return TransientGraphError("A batched request returned JSON that is not an object.")
         return body
@@ -344,7 +353,8 @@ class GraphClient:
             logger.info("Retrying Graph call after: %s", exc)
 
         retrying = Retrying(
-            retry=retry_if_exception_type(TransientGraphError),
+            retry=retry_if_exception_type(TransientGraphError)
+            & retry_if_not_exception_type(TooMuchDataError),
             stop=stop_after_attempt(self.max_attempts),
             wait=wait_random_exponential(multiplier=1, max=300),
             sleep=self.sleep,

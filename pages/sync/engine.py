@@ -84,7 +84,10 @@ class PageSync:
         self.lists = ConversationLists(
             client,
             self.page.facebook_id,
-            fields=FieldSet(messages_limit=settings.SYNC_MESSAGES_PER_CONVERSATION),
+            # Fields an earlier run found removed are not asked for again.
+            fields=FieldSet(messages_limit=settings.SYNC_MESSAGES_PER_CONVERSATION).without_known(
+                findings.degraded_fields(self.page)
+            ),
             sizes=self._initial_sizes(),
             batch_limit=int(settings.FACEBOOK_CALLS_PER_SECOND) or 50,
             before_wait=self.record.flush,

@@ -9,6 +9,7 @@ a sync cannot do without (ids and times) are never dropped: losing one is a clea
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from pages.graph.errors import GraphError
@@ -79,6 +80,17 @@ class FieldSet:
         if (conversation, message) == (self.conversation, self.message):
             raise GraphError(f"Graph refused the field {field!r}, which the sync does not ask for")
         return replace(self, conversation=conversation, message=message)
+
+    def without_known(self, fields: Iterable[str]) -> FieldSet:
+        """These fields less those a Page's findings list as gone (pages.sync.findings
+        .degraded_fields), so a later run does not pay a refused call to learn it again. A
+        required field or one not asked for is kept: only Graph's answer can drop it."""
+        names = {field for field in fields if field not in REQUIRED_FIELDS}
+        return replace(
+            self,
+            conversation=tuple(f for f in self.conversation if _name(f) not in names),
+            message=tuple(f for f in self.message if _name(f) not in names),
+        )
 
     def with_messages_limit(self, limit: int) -> FieldSet:
         return replace(self, messages_limit=limit)

@@ -32,12 +32,12 @@ from pages.graph.errors import (
     TransientGraphError,
 )
 from pages.graph.paging import position_params
-from pages.sync.fields import FieldSet, removed_field
+from pages.sync.fields import FieldSet, RequiredFieldRemoved, removed_field
 from pages.sync.sizes import PageSizes
 
 logger = logging.getLogger(__name__)
 
-STOPPING_ERRORS = (TokenError, PolicyBlockError, RateLimitError)
+STOPPING_ERRORS = (TokenError, PolicyBlockError, RateLimitError, RequiredFieldRemoved)
 OLDER_MESSAGES_PAGE_SIZE = 100
 EMPTY_LIST: dict[str, Any] = {"data": []}
 
