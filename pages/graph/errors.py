@@ -12,6 +12,7 @@ THROTTLE_CODES = {4, 17, 32, 341, 613, 80001, 80006}
 RECONNECT_CODES = {190, 102, 10}
 UNKNOWN_ERROR_CODE = 1  # also Graph's "please reduce the amount of data you're asking for"
 TRANSIENT_CODES = {UNKNOWN_ERROR_CODE, 2}
+REDUCE_DATA_TEXT = "reduce the amount of data"
 CONFIGURATION_CODES = {3, 104, 2500}
 POLICY_BLOCK_CODE = 368
 INVALID_PARAMETER_CODE = 100
@@ -62,6 +63,11 @@ class TransientGraphError(GraphError):
 
 class CallBudgetExceeded(GraphError):
     """The run made as many calls as it may (SYNC_MAX_GRAPH_CALLS_PER_RUN): never retried."""
+
+
+class TooMuchDataError(TransientGraphError):
+    """Code 1 with "please reduce the amount of data": asking again for as much will fail
+    again, so it is not retried unchanged; the caller asks for less (pages.sync.sizes)."""
 
 
 class RateLimitError(GraphError):
@@ -125,6 +131,8 @@ def error_from_payload(
         told = wait_hint_minutes > 0
         wait = wait_hint_minutes * 60 if told else DEFAULT_PAUSE_SECONDS[code]
         return RateLimitError(message, wait_seconds=float(wait), told=told, **kwargs)
+    if code == UNKNOWN_ERROR_CODE and REDUCE_DATA_TEXT in message.lower():
+        return TooMuchDataError(message, **kwargs)
     if error.get("is_transient") is True or code in TRANSIENT_CODES:
         return TransientGraphError(message, **kwargs)
     if code in RECONNECT_CODES or (code is not None and 200 <= code <= 299):

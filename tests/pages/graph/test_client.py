@@ -18,6 +18,7 @@ from pages.graph.errors import (
     ObjectError,
     PolicyBlockError,
     TokenError,
+    TooMuchDataError,
     TransientGraphError,
 )
 from pages.graph.usage import Usage
@@ -95,13 +96,9 @@ def test_get_non_retryable_errors_raise_after_one_request(server, kind, params, 
 
 # -- GraphClient: transient errors and backoff -------------------------------------------------
 
+TOO_MUCH_DATA = "(#1) Please reduce the amount of data you're asking for, then retry your request"
 TRANSIENT_FAULTS = [
     ("transient", "(#2) Service temporarily unavailable", 500),
-    (
-        "heavy",
-        "(#1) Please reduce the amount of data you're asking for, then retry your request",
-        500,
-    ),
     ("server_error_html", "Graph answered HTTP 502 with an HTML page.", 502),
     ("invalid_json", "Graph answered HTTP 200 with a body that is not JSON.", 200),
     ("html_200", "Graph answered HTTP 200 with an HTML page.", 200),
@@ -144,6 +141,21 @@ def test_get_transient_fault_gives_up_after_max_attempts(server, kind, message, 
     assert client.calls == 3
     assert api_calls(server) == 3
     assert len(fake.sleeps) == 2
+
+
+def test_too_much_data_is_not_asked_for_again_unchanged(server):
+    """Asking for as much again would fail again: the caller asks for less instead
+    (pages.sync.sizes), so the client raises at once."""
+    fake = FakeTime()
+    client = make_client(server, fake, max_attempts=3)
+    server.sandbox.inject("heavy", count=None)
+
+    with pytest.raises(TooMuchDataError) as caught:
+        client.get_page(server.pages[0][0])
+
+    assert caught.value.message == TOO_MUCH_DATA
+    assert caught.value.code == 1
+    assert (client.calls, api_calls(server), fake.sleeps) == (1, 1, [])
 
 
 def test_get_backoff_is_jittered_exponential_through_injected_sleep(server):
