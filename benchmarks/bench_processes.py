@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,10 @@ def sandbox(
     rate_limit: float | None = None,
     seed: int = 1,
     pages: int = 1,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[Sandbox]:
+    """A sandbox process; `extra_args` are more `manage.py graph_sandbox` flags (e.g. the real
+    Graph's switches: `--weight-budget 1300`, `--omit-empty-edges`)."""
     tmp = tempfile.mkdtemp(prefix="fbsync-sandbox-")
     cmd = [
         PYTHON,
@@ -102,6 +105,7 @@ def sandbox(
     ]
     if rate_limit:
         cmd += ["--rate-limit", str(rate_limit)]
+    cmd += [str(arg) for arg in extra_args]
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/unused.sqlite3"}
     err = open(f"{tmp}/stderr.txt", "w")  # noqa: SIM115
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err, text=True)

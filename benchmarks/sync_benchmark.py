@@ -4,6 +4,9 @@
                                                              # waits out 60 s 613 pauses)
     .venv/bin/python benchmarks/sync_benchmark.py --quick    # 1/10 of the sizes, smoke run
     .venv/bin/python benchmarks/sync_benchmark.py --only a,c # some scenarios
+    .venv/bin/python benchmarks/sync_benchmark.py --only f,g --weight-budgets 1300
+                                                             # issue 8: weight budget, empty
+                                                             # folders (with those budgets)
     .venv/bin/python benchmarks/sync_benchmark.py --profile  # also cProfile each sync (slower;
                                                              # .prof files in results/)
 
@@ -19,8 +22,9 @@ sandbox's `/_sandbox/stats`, reset right before the sync. Prints a table and wri
 benchmarks/results/latest.json.
 
 The pieces: bench_processes.py (the sandbox process, wait4 rusage), bench_workspace.py (a fresh
-database, measuring one sync), sync_scenarios.py (a-d), sync_report.py (the table) and
-bench_report.py (the JSON).
+database, measuring one sync), sync_scenarios.py (a-d), weight_scenarios.py (f, g: the real
+Graph's weight budget and omitted empty edges), sync_report.py (the table) and bench_report.py
+(the JSON).
 """
 
 from __future__ import annotations
@@ -35,18 +39,27 @@ from bench_processes import ROOT
 from bench_report import write_report
 from sync_report import table
 from sync_scenarios import scenario_a, scenario_b, scenario_c, scenario_d
+from weight_scenarios import WEIGHT_BUDGETS, scenario_f, scenario_g
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1/10 of the sizes (smoke run)")
-    parser.add_argument("--only", default="a,b,c,d", help="comma-separated scenarios (a-d)")
+    parser.add_argument(
+        "--only", default="a,b,c,d,f,g", help="comma-separated scenarios (a-d, f, g)"
+    )
+    parser.add_argument(
+        "--weight-budgets",
+        default=",".join(map(str, WEIGHT_BUDGETS)),
+        help="sandbox weight budgets for (f) and (g), comma-separated",
+    )
     parser.add_argument(
         "--profile", action="store_true", help="run each sync under cProfile (skews timings)"
     )
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     only = set(args.only.split(","))
+    budgets = tuple(int(b) for b in args.weight_budgets.split(","))
     results: dict[str, Any] = {}
     started = time.perf_counter()
     runners = {
@@ -54,6 +67,8 @@ def main() -> None:
         "b": lambda: scenario_b(2000 // scale, 100 // scale, args.profile),
         "c": lambda: scenario_c(10_000 // scale, args.profile),
         "d": lambda: scenario_d(20_000 // scale, args.profile),
+        "f": lambda: scenario_f(2000 // scale, args.profile, budgets),
+        "g": lambda: scenario_g(10_000 // scale, args.profile, budgets),
     }
     for key, run in runners.items():
         if key in only:

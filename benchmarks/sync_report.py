@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pstats
+from collections.abc import Callable
 from typing import Any
 
 # -- report -----------------------------------------------------------------------------------
@@ -114,6 +115,10 @@ def table(results: dict[str, Any]) -> str:
             f"< 200 MB: {status(r['met'])}",
         )
         add(s, "wall / conv/s", f"{o['wall_s']:.2f} s / {o['conv_per_s']}")
+    if "f" in results:
+        weight_rows(results["f"], add, status)
+    if "g" in results:
+        empty_folder_rows(results["g"], add, status)
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     header = ("scenario", "metric", "value", "target")
     widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
@@ -125,6 +130,70 @@ def table(results: dict[str, Any]) -> str:
         previous = row[0]
         lines.append("  ".join(c.ljust(w) for c, w in zip(shown, widths, strict=True)).rstrip())
     return "\n".join(lines)
+
+
+def _limits(by_limit: dict[str, int]) -> str:
+    return ", ".join(f"{n}×{limit}" for limit, n in by_limit.items()) or "-"
+
+
+def weight_rows(r: dict[str, Any], add: Callable[..., None], status: Callable[[bool], str]) -> None:
+    for budget, b in r["budgets"].items():
+        s = f"(f) {r['conversations']} conv, 100 ms, 2/s, weight budget {budget}"
+        for name in ("fixed", "adaptive"):
+            o = b[name]
+            label = "fixed 25" if name == "fixed" else f"adaptive ≤ {r['adaptive_max_page_size']}"
+            add(
+                s,
+                f"{label}: wall / conv/s (engine-only)",
+                f"{o['wall_s']:.2f} s / {o['conv_per_s']} ({o.get('engine_conv_per_s')})",
+            )
+            add(
+                s,
+                f"{label}: quota calls / code 1 (of them tops)",
+                f"{o['graph']['quota_calls']} / {o['code_1_calls']} ({o['tops_code_1_calls']})",
+            )
+            add(s, f"{label}: sizes used (summary)", o["sizes_used"])
+            add(s, f"{label}: list calls accepted by limit", _limits(o["list_calls_by_limit"]))
+            add(
+                s, f"{label}: list calls code 1 by limit", _limits(o["refused_list_calls_by_limit"])
+            )
+            rows = o["db_rows"]
+            add(
+                s,
+                f"{label}: stored conv / messages",
+                f"{rows['conversations']} / {rows['messages']}",
+                f"= truth: {status(o['matches_truth'])}",
+            )
+        add(s, "adaptive / fixed (conv/s)", f"{b['speedup']}x")
+        add(s, "613 errors (both runs)", b["rate_limit_613"], "0")
+
+
+def empty_folder_rows(
+    r: dict[str, Any], add: Callable[..., None], status: Callable[[bool], str]
+) -> None:
+    s = f"(g) {r['conversations']} conv, unchanged, {'/'.join(r['empty_folders'])} empty"
+    for key, v in r["variants"].items():
+        if "full" in v:
+            f = v["full"]
+            add(
+                s,
+                f"{key}: full sync first: wall / conv/s",
+                f"{f['wall_s']:.2f} s / {f['conv_per_s']}",
+                f"= truth: {status(f['matches_truth'])}",
+            )
+        i = v["incremental"]
+        target = f"<= 2: {status(i['met'])}" if "budget" not in key else "(diagnostic)"
+        add(
+            s,
+            f"{key}: incremental HTTP requests / quota calls",
+            f"{i['http_requests']} / {i['quota_calls']} (code 1: {i['code_1_calls']})",
+            target,
+        )
+        add(
+            s,
+            f"{key}: incremental wall / conv touched",
+            f"{i['wall_s']:.2f} s / {i['conversations_touched']}",
+        )
 
 
 def profile_summary(path: str, limit: int = 25) -> str:
