@@ -4,8 +4,9 @@ spaced like every sync's), each answering one question; the findings are stored 
 (pages.sync.findings), where syncs use them and the admin shows them.
 
 Questions: the API version served; each folder accepted, refused or ignored; whether the
-one-call read of all folders' tops works and whether it leaves out empty folders; how the
-messages edge pages (cursors or `next` only); the largest page Graph accepts with and without
+one-call read of all folders' tops works and whether it leaves out empty folders; which of
+the fields a sync asks for Graph no longer has; how messages and conversation lists page
+(cursors or `next` only); the largest page Graph accepts with and without
 nested messages; the webhook subscription state; what the token is (pages.graph.tokens).
 """
 
@@ -22,7 +23,7 @@ from pages.graph.tokens import ADVANCED_ACCESS_NOTE, inspect_token
 from pages.models import FacebookPage
 from pages.sync import findings
 from pages.sync.checkpoint import FOLDERS
-from pages.sync.fields import removed_field
+from pages.sync.fields import CONVERSATION_FIELDS, MESSAGE_FIELDS, FieldSet, removed_field
 
 # Page sizes tried, largest first: Graph documents no maximum (graph-api.md §3.1, §13.6).
 SIZES_TRIED = (100, 50, 25)
@@ -41,6 +42,8 @@ class ProbeReport:
     one_call_tops: str = ""  # works / refused
     empty_edges: str = ""  # omitted / returned as empty lists / unknown (no empty folder)
     messages_paging: str = ""  # cursors / next only / one page (unknown)
+    conversations_paging: str = ""  # the same, for conversation lists
+    removed_fields: list[str] = field(default_factory=list)  # of those a sync asks for
     largest_page: int | None = None
     largest_page_with_messages: int | None = None
     webhooks: str = ""
@@ -67,6 +70,7 @@ class Probe:
             self._token,
             self._folders,
             self._one_call_tops,
+            self._fields,
             self._messages_paging,
             self._largest_pages,
             self._webhooks,
@@ -100,12 +104,15 @@ class Probe:
     def _folders(self) -> None:
         for folder in FOLDERS:
             try:
-                items = self._list(folder, limit=SAMPLE).get("data") or []
+                answer = self._list(folder, limit=SAMPLE)
             except GraphError as exc:
                 if exc.code != 100 or removed_field(exc) or folder == "inbox":
                     raise
                 self.report.folders[folder] = findings.REFUSED
                 continue
+            items = answer.get("data") or []
+            if folder == "inbox":
+                self.report.conversations_paging = paging_style(answer.get("paging"))
             ids = {str(item.get("id")) for item in items if isinstance(item, dict)}
             inbox = self._ids.get("inbox", set())
             if folder != "inbox" and ids and ids == inbox:
@@ -142,13 +149,22 @@ class Probe:
             self.report.messages_paging = "unknown (no conversation)"
             return
         answer = self.client.get(f"{conversation}/messages", {"fields": "id", "limit": 1})
-        paging = answer.get("paging") if isinstance(answer.get("paging"), dict) else {}
-        if not paging.get("next"):
-            self.report.messages_paging = "one page (unknown)"
-        elif isinstance(paging.get("cursors"), dict) and paging["cursors"].get("after"):
-            self.report.messages_paging = "cursors"
-        else:
-            self.report.messages_paging = "next only"
+        self.report.messages_paging = paging_style(answer.get("paging"))
+
+    def _fields(self) -> None:
+        """Ask for one conversation with every field a sync asks for; note each one Graph
+        says it no longer has (a sync drops them the same way)."""
+        fields = FieldSet(messages_limit=1)
+        for _ in range(len(CONVERSATION_FIELDS) + len(MESSAGE_FIELDS)):
+            try:
+                self._list("inbox", limit=1, fields=fields.conversations_spec())
+                return
+            except GraphError as exc:
+                name = removed_field(exc)
+                if name is None:
+                    raise
+                self.report.removed_fields.append(name)
+                fields = fields.without(name)
 
     def _largest_pages(self) -> None:
         nested = f"id,messages.limit({NESTED_MESSAGES}){{id}}"
@@ -178,9 +194,20 @@ class Probe:
         self.report.webhooks = "subscribed" if apps else "not subscribed"
 
     def _store(self) -> None:
+        for name in self.report.removed_fields:
+            findings.record_degraded_field(self.page, name)
         for folder, state in self.report.folders.items():
             if state in (findings.REFUSED, findings.IGNORED):
                 findings.record_folder(self.page, folder, state, "found by graph_probe")
             else:
                 findings.record_available_folder(self.page, folder)
         findings.record_probe(self.page, self.report.to_json())
+
+
+def paging_style(paging: Any) -> str:
+    """How a list says where its next page starts."""
+    if not isinstance(paging, dict) or not paging.get("next"):
+        return "one page (unknown)"
+    if isinstance(paging.get("cursors"), dict) and paging["cursors"].get("after"):
+        return "cursors"
+    return "next only"

@@ -29,6 +29,7 @@ from pages.graph.errors import (
     PolicyBlockError,
     RateLimitError,
     TokenError,
+    TooMuchDataError,
     TransientGraphError,
 )
 from pages.graph.paging import position_params
@@ -58,6 +59,8 @@ class ConversationLists:
         self.page_id = page_id
         self.fields = fields
         self.sizes = sizes
+        # Older messages per call (/messages), halved when Graph finds a thread too heavy.
+        self.messages_page = OLDER_MESSAGES_PAGE_SIZE
         # Each batch item counts against the Page's rate: a batch never asks for more calls
         # than the rate allows at once.
         self.batch_limit = max(1, batch_limit)
@@ -107,12 +110,19 @@ class ConversationLists:
     def fetch_messages(
         self, conversation_id: str, position: str, limit: int = OLDER_MESSAGES_PAGE_SIZE
     ) -> dict[str, Any]:
-        """A page of a conversation's older messages, from `position` (pages.graph.paging)."""
-        return self._get(
-            f"{conversation_id}/messages",
-            {"limit": limit, **position_params(position)},
-            fields=FieldSet.messages_spec,
-        )
+        """A page of a conversation's older messages, from `position` (pages.graph.paging).
+        A thread too heavy for Graph is read in smaller pages, for the rest of the run."""
+        while True:
+            try:
+                return self._get(
+                    f"{conversation_id}/messages",
+                    {"limit": min(limit, self.messages_page), **position_params(position)},
+                    fields=FieldSet.messages_spec,
+                )
+            except TooMuchDataError:
+                if min(limit, self.messages_page) == 1:
+                    raise
+                self.messages_page = max(1, min(limit, self.messages_page) // 2)
 
     def _get(
         self,

@@ -31,6 +31,8 @@ def test_a_plain_page(make_graph_sandbox, settings):
     assert set(report.folders.values()) <= {"accepted", "empty"}
     assert report.one_call_tops == "works"
     assert report.messages_paging == "cursors"
+    assert report.conversations_paging == "cursors"
+    assert report.removed_fields == []
     assert report.largest_page == 100  # the sandbox's cap without a weight budget
     assert report.api_version == "v26.0"
     assert report.webhooks.startswith("unknown")  # the sandbox has no subscribed_apps yet
@@ -71,6 +73,19 @@ def test_cursorless_message_paging(make_graph_sandbox, settings):
         make_graph_sandbox(conversations=60, seed=3), settings, cursorless_messages=True
     )
     assert report.messages_paging == "next only"
+
+
+def test_cursorless_conversation_paging_and_removed_fields(make_graph_sandbox, settings):
+    page, report = probe(
+        make_graph_sandbox(conversations=60, seed=3),
+        settings,
+        cursorless_conversations=True,
+        removed_fields=["snippet", "Message.sticker"],
+    )
+    assert report.conversations_paging == "next only"
+    assert report.messages_paging == "cursors"
+    assert sorted(report.removed_fields) == ["snippet", "sticker"]
+    assert findings.degraded_fields(page) == ["snippet", "sticker"]
 
 
 def test_a_weight_budget_bounds_the_pages_with_messages(make_graph_sandbox, settings):

@@ -49,7 +49,9 @@ def describe(report: ProbeReport) -> str:
         f"Folders: {folders}",
         f"All folders' tops in one call: {report.one_call_tops or 'not tried'}"
         + (f"; empty folders {report.empty_edges}" if report.empty_edges else ""),
-        f"Messages paging: {report.messages_paging or 'not tried'}",
+        f"Messages paging: {report.messages_paging or 'not tried'}; conversations paging: "
+        f"{report.conversations_paging or 'not tried'}",
+        f"Fields Graph no longer has: {', '.join(report.removed_fields) or 'none'}",
         f"Largest page accepted: {report.largest_page or 'none of the sizes tried'} "
         f"conversations (ids only), {report.largest_page_with_messages or 'none'} with "
         f"{25} nested messages",

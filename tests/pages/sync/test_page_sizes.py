@@ -7,7 +7,7 @@ import pytest
 from pages.models import SyncRun
 from pages.sync.checkpoint import Checkpoint
 from pages.sync.sizes import GROW_AFTER, PageSizes, TooMuchData
-from tests.helpers import connect, point_settings_at, sync
+from tests.helpers import connect, point_settings_at, sync, synced_page_with_new_messages
 from tests.truth import assert_matches_truth, truth_of
 
 pytestmark = pytest.mark.django_db
@@ -99,3 +99,17 @@ def test_sizes_give_up_only_when_one_conversation_with_one_message_is_too_much()
     assert (sizes.conversations, sizes.messages) == (1, 1)
     with pytest.raises(TooMuchData):
         sizes.refused()
+
+
+def test_an_incremental_sync_under_the_budget_stores_every_new_message(
+    make_graph_sandbox, settings
+):
+    server = make_graph_sandbox(conversations=60, seed=7, weight_budget=60)
+    settings.FACEBOOK_MAX_RETRIES = 1
+    page, thread = synced_page_with_new_messages(server, settings, in_thread_of=200, new=40)
+
+    run = sync(page)
+
+    assert run.status == SyncRun.Status.COMPLETE
+    assert run.updated == 1
+    assert_matches_truth(page, truth_of(server, page), more={thread["id"]: 40})
