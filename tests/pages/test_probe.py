@@ -129,3 +129,14 @@ def test_a_sync_skips_the_one_call_read_the_probe_found_refused(page, sandbox):
 
     assert run.status == "complete"
     assert not [r for r in sandbox.sandbox.stats()["requests"] if r["kind"] == "page"]
+
+
+def test_per_item_batch_throttling_does_not_mislead_the_probe(make_graph_sandbox, settings):
+    """The probe sends no batch (each item would count against the Page's rate): with the
+    sandbox throttling batch items one by one, it finds what it finds on a plain Page."""
+    server = make_graph_sandbox(conversations=60, seed=3)
+    _, report = probe(server, settings, batch_item_rate_limit=1)
+    assert report.problems == []
+    assert server.sandbox.stats()["batch"] == 0
+    assert report.one_call_tops == "works"
+    assert set(report.folders.values()) <= {"accepted", "empty"}
