@@ -59,8 +59,12 @@ class PageSizes:
         sizes.messages = max(1, min(sizes.messages, sizes.max_messages))
         return sizes
 
+    # What the checkpoint keeps: what Graph taught the run (counters for growth and the
+    # summary are per run, so they change with every page and are not saved).
+    LEARNED = ("conversations", "messages", "refused_once", "largest_accepted")
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in self.LEARNED}
 
     def refused(self) -> None:
         """Graph answered code 1 to a call of this size: ask for less."""
