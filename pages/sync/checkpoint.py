@@ -19,6 +19,14 @@ from django.db.models import Exists, OuterRef, QuerySet
 from pages.models import FacebookPage, SyncRun
 
 FOLDERS = ("inbox", "other", "page_done", "pending", "spam")
+# How staff name the folders (Business Suite's words).
+FOLDER_LABELS = {
+    "inbox": "Inbox",
+    "other": "Other",
+    "page_done": "Done",
+    "pending": "Pending",
+    "spam": "Spam",
+}
 
 
 @dataclass
@@ -40,7 +48,11 @@ class Checkpoint:
     lastSyncedId: str = ""
     lastSyncedName: str = ""
     folderIndex: int = 0
+    # "census" (counting the Page's conversations), then "walk", then "closing".
     phase: str = "walk"
+    # The census of a first or full sync (pages.sync.census): its position and, per folder,
+    # how many conversations Graph lists. Empty when the run takes none.
+    census: dict[str, Any] = field(default_factory=dict)
     # The `after` cursor that fetched the page in flight (None: the top of the folder).
     after: str | None = None
     # Per folder, updated_time (ISO) of the first conversation when its walk began.
@@ -53,6 +65,10 @@ class Checkpoint:
     sizes: dict[str, Any] = field(default_factory=dict)
     timestamp: str = ""
     message: str = ""
+    # When this run (not the Page's first run of the pass) began walking, and `current` then:
+    # its pace counts only what it processed itself (pages.sync.pace).
+    walkStartedAt: str = ""
+    walkStartCurrent: int = 0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Checkpoint:
@@ -97,6 +113,16 @@ class Checkpoint:
     def folder(self) -> str:
         return FOLDERS[min(self.folderIndex, len(FOLDERS) - 1)]
 
+    @property
+    def folder_label(self) -> str:
+        return FOLDER_LABELS[self.folder]
+
+    @property
+    def counted(self) -> int:
+        """Conversations the census has counted so far."""
+        counts = self.census.get("counts") if isinstance(self.census, dict) else None
+        return sum(counts.values()) if isinstance(counts, dict) else 0
+
     def run_counters(self) -> dict[str, Any]:
         """The SyncRun fields that mirror this checkpoint."""
         return {
@@ -128,6 +154,13 @@ class SyncProgress:
     folder: str
     message: str
     resume_at: datetime | None = None
+    # "census" | "walk" | "closing"; the folder being read is FOLDERS[folder_index].
+    phase: str = "walk"
+    folder_index: int = 0
+    # Conversations the census has counted so far (the total is set once it is done).
+    counted: int = 0
+    walk_started_at: str = ""
+    walk_start_current: int = 0
     # True when the engine is about to wait (for Graph): displays should show this snapshot
     # now rather than coalesce it with the next one.
     flush: bool = False
@@ -207,4 +240,9 @@ def progress_of(
         folder=cp.folder,
         message=message or cp.message,
         resume_at=run.resume_at,
+        phase=cp.phase,
+        folder_index=cp.folderIndex,
+        counted=cp.counted,
+        walk_started_at=cp.walkStartedAt,
+        walk_start_current=cp.walkStartCurrent,
     )
