@@ -245,6 +245,9 @@ SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=25)
 # A run asks for more conversations per page after a few full pages, up to this many, while
 # Graph accepts them (pages.sync.sizes). Graph documents no maximum; 25 keeps today's pages.
 SYNC_MAX_PAGE_SIZE = env.int("SYNC_MAX_PAGE_SIZE", default=25)
+# Ids per call of the census that counts a Page's conversations before a first or full sync
+# (pages.sync.census; public code lists light fields with limit=400). 0 turns it off.
+SYNC_CENSUS_PAGE_SIZE = env.int("SYNC_CENSUS_PAGE_SIZE", default=400)
 SYNC_MESSAGES_PER_CONVERSATION = env.int("SYNC_MESSAGES_PER_CONVERSATION", default=25)
 # Incremental syncs re-walk this much below the last high-water mark, because Facebook's order
 # is not guaranteed and timestamps have one-second resolution (graph-api.md §11).

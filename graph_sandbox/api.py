@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
+LIGHT_MAX_LIMIT = 505
 MAX_NESTED_ITEMS = 2500
 
 PAGE_FIELDS = {"id", "name", "access_token", "category", "link"}
@@ -114,8 +115,12 @@ class Renderer:
         specs = parse_fields(self.req.params.get("fields"))
         return self.messages_edge(conv, specs, limit, nested=False)
 
-    def limit(self, value: str | None) -> int:
-        return parse_limit(value, maximum=real_graph.max_limit(self.config, MAX_LIMIT))
+    def limit(self, value: str | None, *, light: bool = False) -> int:
+        """A list's page size: capped at 100, or at 505 for a conversations list without
+        nested messages (public code lists light fields with limit=400 and .limit(505),
+        graph-api.md §13.6), or as the weight budget says."""
+        default_cap = LIGHT_MAX_LIMIT if light else MAX_LIMIT
+        return parse_limit(value, maximum=real_graph.max_limit(self.config, default_cap))
 
     def _charge(self) -> None:
         self.weight += 1
@@ -326,8 +331,8 @@ class Renderer:
         if platform not in ("messenger", "instagram"):
             raise errors.invalid_param("Param platform must be one of {MESSENGER, INSTAGRAM}")
         folder = real_graph.listed_folder(params.get("folder"), self.config)
-        limit = self.limit(params.get("limit"))
         specs = self.conv_specs()
+        limit = self.limit(params.get("limit"), light=not any(s.name == "messages" for s in specs))
         for spec in specs:
             if spec.name == "messages" and self.config.weight_budget is None:
                 nested = parse_limit(spec.modifiers.get("limit"))

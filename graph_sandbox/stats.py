@@ -39,7 +39,9 @@ class RequestStats:
         if in_batch:
             counts["batch_items"] += 1
         params = {
-            k: req.params[k] for k in ("folder", "after", "before", "limit") if k in req.params
+            k: req.params[k]
+            for k in ("folder", "after", "before", "limit", "fields")
+            if k in req.params
         }
         self._recent.append(
             {

@@ -2,25 +2,22 @@
 conversation at a time, resumably (design.md §4, graph-api.md §11–12).
 
 Shape of a run:
-- For each folder (Facebook lists them separately), walk `/{page}/conversations` newest-updated
-  first with the newest messages nested, and process each conversation in its own
-  transaction together with the page's checkpoint. A crash at any instant loses at most the
-  conversation in flight, which is redone idempotently.
-- Each run has a pass id; every conversation it writes carries it. A resumed run keeps the pass
-  id, so conversations already counted are recognised in the page re-fetched on resume, and in
-  repeats caused by the list shifting while we walk (conversations with new messages jump to
-  the top).
-- The first page of every folder comes from one call at the start (pages.sync.listing), and the
-  run ends with one closing pass over all folders (again one call for their tops), from the
-  top down to the first conversation each folder's walk began with: it catches conversations
-  that jumped above the cursor, or changed after their folder's top was read.
-- Incremental runs stop each folder at its high-water mark minus an overlap. The marks of a run
-  are the tops seen when it walked each folder; they are stored only when the run completes.
+- A first or full sync first counts the Page's conversations (pages.sync.census).
+- For each folder, walk `/{page}/conversations` newest-updated first with the newest messages
+  nested; each conversation is processed in its own transaction with the page's checkpoint,
+  so a crash loses at most the conversation in flight, redone idempotently.
+- Each run has a pass id, carried by every conversation it writes (and kept by a resume): a
+  conversation met again (the page re-read on resume, the list shifting while we walk) is
+  recognised as already counted.
+- The first page of every folder comes from one call (pages.sync.listing); the run ends with a
+  closing pass from each folder's top down to where its walk began, which catches
+  conversations that jumped above the cursor or changed after the top was read.
+- Incremental runs stop each folder at its high-water mark minus an overlap; a run's marks
+  are stored only when it completes.
 
-The worker task and the command claim a run (pages.sync.runs) and call `run_sync` with the
-RunControls of their harness (pages.harness). The engine walks and returns an Outcome
-(pages.sync.outcome); its recorder (pages.sync.recorder) saves every step and the outcome
-through the fenced writers of pages.sync.runs and pages.sync.checkpoint. It imports no UI code.
+The worker task and the command claim a run (pages.sync.runs) and call `run_sync` with their
+harness's RunControls (pages.harness). The engine returns an Outcome (pages.sync.outcome); its
+recorder (pages.sync.recorder) saves every step through the fenced writers. No UI code here.
 """
 
 from __future__ import annotations
@@ -48,6 +45,7 @@ from pages.graph.errors import (
 from pages.graph.paging import next_position
 from pages.models import FacebookPage, SyncRun
 from pages.sync import findings, runs, threads
+from pages.sync.census import Census
 from pages.sync.checkpoint import FOLDERS, Checkpoint
 from pages.sync.controls import RunControls, SyncStopped
 from pages.sync.fields import FieldSet
@@ -100,8 +98,6 @@ class PageSync:
         """Where the run is (kept and saved by the recorder)."""
         return self.record.cp
 
-    # -- lifecycle ------------------------------------------------------------------------
-
     def _initial_sizes(self) -> PageSizes:
         fresh = PageSizes.start(
             settings.SYNC_PAGE_SIZE,
@@ -112,19 +108,28 @@ class PageSync:
 
     def _initial_checkpoint(self) -> Checkpoint:
         saved = Checkpoint.of(self.page)
+        # This run's pace counts from where it starts walking (pages.sync.pace).
+        walk_start = {"walkStartedAt": timezone.now().isoformat(), "walkStartCurrent": 0}
         # A resumed run continues the page's checkpoint; so does a parked run claimed again.
         if saved is not None and (self.run.resumed or saved.owned_by(self.run)):
-            return replace(saved, runId=self.run.pk, status="running", message="")
-        # Facebook gives no total: after a first sync we can only estimate from what we
-        # hold; an incremental run has no meaningful total at all.
+            resumed = replace(saved, runId=self.run.pk, status="running", message="")
+            if resumed.phase == "census":
+                return resumed
+            return replace(resumed, **{**walk_start, "walkStartCurrent": resumed.current})
+        full = self.run.mode == SyncRun.Mode.FULL
+        # Facebook gives no total: a first or full sync counts the Page first (the census);
+        # until it has, what we hold is the estimate. An incremental run has no total.
         known_total = self.page.conversations.count()
-        estimate = known_total if self.run.mode == SyncRun.Mode.FULL and known_total else None
+        estimate = known_total if full and known_total else None
+        phase = "census" if full and settings.SYNC_CENSUS_PAGE_SIZE else "walk"
         return Checkpoint(
             runId=self.run.pk,
             passId=uuid.uuid4().hex,
             mode=self.run.mode,
+            phase=phase,
             total=estimate,
             totalIsEstimate=estimate is not None,
+            **({} if phase == "census" else walk_start),
         )
 
     def execute(self) -> Outcome:
@@ -133,6 +138,10 @@ class PageSync:
         self.record.save(self.cp)
         self.record.report()
         try:
+            if self.cp.phase == "census":
+                Census(
+                    self.page, self.lists, self.folders, self.record, check_stop=self._check_stop
+                ).run()
             if self.cp.phase == "walk":
                 if (self.cp.folderIndex, self.cp.after) == (0, None):
                     self.lists.prefetch_tops(
@@ -351,8 +360,6 @@ class PageSync:
         return threads.new_messages(
             conversation, stored, self.lists, self.page, check_stop=self._check_stop
         )
-
-    # -- persistence and reporting ----------------------------------------------------------
 
     def _check_stop(self) -> None:
         if self.controls.should_stop():

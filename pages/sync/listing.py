@@ -107,6 +107,29 @@ class ConversationLists:
             self.sizes.accepted(conversations_returned=len(data) if isinstance(data, list) else 0)
             return response
 
+    def fetch_ids(self, folder: str, position: str | None, limit: int) -> dict[str, Any]:
+        """A page of a folder's conversation ids only (the census: light, so large pages)."""
+        params = {"platform": "messenger", "folder": folder, "limit": limit}
+        return self.client.get(
+            f"{self.page_id}/conversations",
+            {**params, **position_params(position), "fields": "id"},
+        )
+
+    def ids_in_one_call(self, folders: Sequence[str], limit: int) -> dict[str, dict[str, Any]]:
+        """The first page of ids of every folder in one call (as `prefetch_tops`; a missing
+        folder is an empty one). Raises GraphError when Graph refuses that form."""
+        expanded = ",".join(
+            f"conversations.platform(messenger).folder({folder}).limit({limit}).as({folder}){{id}}"
+            for folder in folders
+        )
+        node = self.client.get(self.page_id, {"fields": expanded})
+        if str(node.get("id", "")) != self.page_id and not any(f in node for f in folders):
+            raise GraphError("Graph answered the expanded folder ids without their lists")
+        lists = {folder: node.get(folder, EMPTY_LIST) for folder in folders}
+        if not all(_is_list(ids) for ids in lists.values()):
+            raise GraphError("Graph answered the expanded folder ids without their lists")
+        return lists
+
     def fetch_messages(
         self, conversation_id: str, position: str, limit: int = OLDER_MESSAGES_PAGE_SIZE
     ) -> dict[str, Any]:

@@ -124,10 +124,15 @@ def test_conversations_unknown_folder_is_error_100(graph_sandbox):
     assert r.json()["error"]["code"] == 100
 
 
-def test_conversations_limit_is_capped_at_100(make_graph_sandbox):
-    server = make_graph_sandbox(conversations=300)
-    body = get(server, f"{server.page_id}/conversations", limit=500).json()
-    assert len(body["data"]) == 100
+def test_conversations_limit_is_capped_at_100_with_messages_and_505_for_light_fields(
+    make_graph_sandbox,
+):
+    server = make_graph_sandbox(conversations=1300, seed=2)
+    path = f"{server.page_id}/conversations"
+    heavy = get(server, path, limit=1000, fields="id,messages.limit(2){id}").json()
+    assert len(heavy["data"]) == 100
+    assert len(get(server, path, limit=1000, fields="id,updated_time").json()["data"]) == 505
+    assert len(get(server, path, limit=1000).json()["data"]) == 505  # default fields are light
 
 
 def test_conversations_full_walk_sees_each_exactly_once(make_graph_sandbox):

@@ -145,8 +145,9 @@ def test_weight_budget_lets_light_pages_grow_past_100(make_graph_sandbox):
     assert len(get(server, path, limit=30, fields="id,messages.limit(100){id}").json()["data"])
     server.sandbox.configure(weight_max_limit=150)
     assert len(get(server, path, limit=1000, fields="id").json()["data"]) == 150
-    server.sandbox.clear_faults()  # off: the cap of 100 and the fixed rule again
-    assert len(get(server, path, limit=1000, fields="id").json()["data"]) == 100
+    server.sandbox.clear_faults()  # off: the caps of 505 (light) and 100, the fixed rule again
+    assert len(get(server, path, limit=1000, fields="id").json()["data"]) == len(inbox)
+    assert len(get(server, path, limit=1000, fields="id,messages{id}").json()["data"]) == 100
     fixed = get(server, path, limit=30, fields="id,messages.limit(100){id}")
     assert error_of(fixed) == {"message": REDUCE, "type": "OAuthException", "code": 1}
 

@@ -27,8 +27,9 @@ def test_thousands_of_huge_problems_stay_small_and_are_all_counted(
     recorder = working_recorder(page)
     huge_id = "x" * 1_000_000
 
-    # Per problem one checkpoint write (in its savepoint); the run row a few times a second.
-    with django_assert_max_num_queries(3 * 300 + 10):
+    # Per problem one checkpoint write (in its savepoint); the run row a few times a second
+    # (on a loaded machine that can be once per problem: 4 queries each at most).
+    with django_assert_max_num_queries(4 * 300 + 10):
         for n in range(300):
             recorder.record_problem(f"{n}-{huge_id}", "unreadable " * 10_000)
     recorder.flush()
