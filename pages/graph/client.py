@@ -43,6 +43,7 @@ from tenacity import (
 from pages.graph.errors import (
     CallBudgetExceeded,
     GraphError,
+    ObjectError,
     RateLimitError,
     TooMuchDataError,
     TransientGraphError,
@@ -62,6 +63,15 @@ MAX_DEFAULT_PAUSE = 60 * 60
 BODY_CHUNK_BYTES = 64 * 1024
 # Usage (percent of the window) → delay before the next call (graph-api.md §5.4).
 USAGE_DELAYS = ((90, 300.0), (75, 5.0), (50, 1.0))
+# How loud a Graph error is: what callers handle as a matter of course (ask for less, drop a
+# field or folder, pause) INFO, retried ones DEBUG (the retry logs), the rest WARNING.
+ROUTINE_ERRORS = (TooMuchDataError, ObjectError, RateLimitError)
+
+
+def level_of(error: GraphError) -> int:
+    if isinstance(error, ROUTINE_ERRORS):
+        return logging.INFO
+    return logging.DEBUG if isinstance(error, TransientGraphError) else logging.WARNING
 
 
 @dataclass
@@ -256,7 +266,8 @@ class GraphClient:
             error = error_from_payload(
                 body, response.status_code, usage.regain_minutes if usage else 0, self._secrets
             )
-            logger.warning(
+            logger.log(
+                level_of(error),
                 "Graph error code=%s subcode=%s fbtrace_id=%s on %s",
                 error.code,
                 error.subcode,

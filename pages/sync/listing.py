@@ -172,7 +172,7 @@ class ConversationLists:
         if field is None:
             raise exc
         self.fields = self.fields.without(field)
-        logger.warning("Graph no longer has the field %r on page %s", field, self.page_id)
+        logger.info("Graph no longer has the field %r on page %s", field, self.page_id)
         self.on_field_removed(field)
 
     def read_ahead(self, folder: str, after: str) -> None:

@@ -1,14 +1,20 @@
 import json
 import threading
-import unicodedata
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
+from django.utils import timezone
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from pages.harness import RunHarness, StopSignals
+from pages.management.commands._sync_bar import SyncBar, bar_line, printable
 from pages.models import FacebookPage, SyncRun
 from pages.sync.checkpoint import SyncProgress
 from pages.sync.runs import Start, SyncAlreadyRunning, create_run
+
+# How often the bar is redrawn: on a terminal, often; in a file or a pipe every redraw stays
+# in the output, so rarely.
+TERMINAL_REDRAW_SECONDS = 0.2
+FILE_REDRAW_SECONDS = 10.0
 
 
 class Command(BaseCommand):
@@ -44,12 +50,15 @@ class Command(BaseCommand):
         mode = Start.RESUME if resume else Start.FULL if full else Start.NEXT
         results = []
         # Ctrl-C and SIGTERM stop the run in flight after its conversation, and the loop.
-        with StopSignals(chain=False) as signals:
+        # Log records are printed above the bar, never through it.
+        with StopSignals(chain=False) as signals, logging_redirect_tqdm():
             for page in pages:
                 if signals.event.is_set():
                     break
+                if len(pages) > 1:
+                    self.stderr.write(printable(page.name or page.facebook_id), style_func=str)
                 results.append(self.sync_one(page, mode=mode, stop=signals.event))
-                self.stderr.write(printable(results[-1]["message"]))
+                self.say_how_it_ended(results[-1])
         if json:
             self.print_json(results)
         if not results or any(r["status"] != SyncRun.Status.COMPLETE for r in results):
@@ -63,23 +72,25 @@ class Command(BaseCommand):
         except SyncAlreadyRunning as exc:
             return result_of(page, None, "failed", str(exc))
 
-        bar = tqdm(
-            desc=page.name or page.facebook_id,
-            unit=" conv",
+        terminal = self.stderr.isatty()
+        redraw = TERMINAL_REDRAW_SECONDS if terminal else FILE_REDRAW_SECONDS
+        bar = SyncBar(
             file=self.stderr._out,
+            bar_format="{desc}",
+            desc="Starting",
             dynamic_ncols=True,
-            mininterval=0.2,
+            mininterval=redraw,
+            miniters=0,
         )
         last = {}
 
         def on_progress(snapshot: SyncProgress) -> None:
-            bar.total = snapshot.total
-            bar.set_postfix_str(
-                f"+{snapshot.inserted} new, ↻{snapshot.updated} updated, "
-                f"{snapshot.events} events, {printable(snapshot.current_name)[:24]}",
-                refresh=False,
-            )
-            bar.update(snapshot.current - bar.n)  # redraws at most every `mininterval`
+            previous = last.get("progress")
+            # A new phase shows at once; so, on a terminal, does the last conversation before
+            # the engine waits for Graph (in a file that would be a line per page read).
+            new_phase = previous is None or previous.phase != snapshot.phase
+            at_once = new_phase or (snapshot.flush and terminal)
+            bar.show(bar_line(snapshot, timezone.now()), at_once=at_once)
             last["progress"] = snapshot
 
         # Nobody would resume a parked run of this process: long pauses are waited out.
@@ -90,6 +101,18 @@ class Command(BaseCommand):
             bar.close()
         message = run.error or (last["progress"].message if last else "")
         return result_of(page, run, run.status, message)
+
+    def say_how_it_ended(self, result: dict) -> None:
+        """One line; on a terminal green when the sync completed, red only when it failed
+        (an interrupted or cancelled run is a warning, not an error). Plain in a file."""
+        styles = {
+            SyncRun.Status.COMPLETE: self.style.SUCCESS,
+            SyncRun.Status.FAILED: self.style.ERROR,
+        }
+        style = styles.get(result["status"], self.style.WARNING)
+        self.stderr.write(
+            printable(result["message"]), style_func=style if self.stderr.isatty() else str
+        )
 
     def print_json(self, results: list[dict]) -> None:
         if len(results) == 1:
@@ -128,9 +151,3 @@ def result_of(page: FacebookPage, run: SyncRun | None, status: str, message: str
         "events": run.events if run else 0,
         "message": message,
     }
-
-
-def printable(text: str) -> str:
-    """Text from Facebook, safe for a terminal: control and format characters (escape
-    sequences, bidi overrides) are dropped."""
-    return "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
