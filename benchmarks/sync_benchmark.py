@@ -7,6 +7,8 @@
     .venv/bin/python benchmarks/sync_benchmark.py --only f,g --weight-budgets 1300
                                                              # issue 8: weight budget, empty
                                                              # folders (with those budgets)
+    .venv/bin/python benchmarks/sync_benchmark.py --only h   # issue 12: what the census costs
+                                                             # a 10,000-conversation Page
     .venv/bin/python benchmarks/sync_benchmark.py --profile  # also cProfile each sync (slower;
                                                              # .prof files in results/)
 
@@ -23,8 +25,8 @@ benchmarks/results/latest.json.
 
 The pieces: bench_processes.py (the sandbox process, wait4 rusage), bench_workspace.py (a fresh
 database, measuring one sync), sync_scenarios.py (a-d), weight_scenarios.py (f, g: the real
-Graph's weight budget and omitted empty edges), sync_report.py (the table) and bench_report.py
-(the JSON).
+Graph's weight budget and omitted empty edges), census_scenarios.py (h: the census's cost, and
+its own rows of the table), sync_report.py (the table) and bench_report.py (the JSON).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any
 
 from bench_processes import ROOT
 from bench_report import write_report
+from census_scenarios import census_table, scenario_h
 from sync_report import table
 from sync_scenarios import scenario_a, scenario_b, scenario_c, scenario_d
 from weight_scenarios import WEIGHT_BUDGETS, scenario_f, scenario_g
@@ -46,7 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1/10 of the sizes (smoke run)")
     parser.add_argument(
-        "--only", default="a,b,c,d,f,g", help="comma-separated scenarios (a-d, f, g)"
+        "--only", default="a,b,c,d,f,g,h", help="comma-separated scenarios (a-d, f-h)"
     )
     parser.add_argument(
         "--weight-budgets",
@@ -69,6 +72,7 @@ def main() -> None:
         "d": lambda: scenario_d(20_000 // scale, args.profile),
         "f": lambda: scenario_f(2000 // scale, args.profile, budgets),
         "g": lambda: scenario_g(10_000 // scale, args.profile, budgets),
+        "h": lambda: scenario_h(10_000 // scale, args.profile),
     }
     for key, run in runners.items():
         if key in only:
@@ -81,7 +85,11 @@ def main() -> None:
             print(f"  done in {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
     name = "latest-profiled" if args.profile else "latest"
     out, total_s = write_report(name, results, started, quick=args.quick, profiled=args.profile)
-    print(table(results))
+    others = {k: v for k, v in results.items() if k != "h"}
+    if others:
+        print(table(others))
+    if "h" in results:
+        print(("\n" if others else "") + census_table(results["h"]))
     if args.profile:
         print("\n(profiled run: timings include cProfile overhead)")
     print(f"\nJSON: {out.relative_to(ROOT)}   ({total_s} s in all)")

@@ -5,7 +5,7 @@ Facebook gives no total for `/{page}/conversations`. The census lists ids only, 
 light, so Graph accepts large pages (public code uses limit=400 for light fields,
 graph-api.md §13.6): the first page of every folder in one call (as the walk reads its
 tops), then the folders with more by themselves. On a 10,000-conversation Page that is
-about 30 calls against the walk's 400 (benchmark (h) in the README).
+23 calls against the sync's 399 without it, 5.8 % (benchmark (h) in the README).
 
 It is resumable like the walk: its position (folder, paging position, counts so far) is in
 the checkpoint after every page. It never stops a sync by itself: a folder Graph refuses or

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.django_db
-
 from pages.models import SyncRun
-from pages.sync.checkpoint import Checkpoint
+from pages.sync.checkpoint import FOLDERS, Checkpoint
 from tests.helpers import sync
 from tests.pages.sync.real_graph import (
     http_requests,
@@ -18,6 +16,8 @@ from tests.pages.sync.real_graph import (
     switched_sandbox,
 )
 from tests.truth import assert_matches_truth, assert_matches_visible_truth, truth_of
+
+pytestmark = pytest.mark.django_db
 
 
 def census_requests(requests: list[dict]) -> list[dict]:
@@ -53,7 +53,8 @@ def test_a_first_sync_knows_its_total_before_the_first_conversation(make_graph_s
     assert_matches_truth(page, truth)
     assert run.total == run.current == 120
     walking = snapshots.walking()
-    assert walking[0].current == 0 and walking[0].total == 120
+    assert walking[0].current == 0
+    assert walking[0].total == 120
     assert all(s.total == 120 for s in walking)
     assert not any(s.total_is_estimate for s in walking)
     counting = [s.counted for s in snapshots if s.phase == "census"]
@@ -81,28 +82,33 @@ def test_the_census_pages_on_through_big_folders(make_graph_sandbox, settings):
     assert len(census) >= 1 + inbox // 30
     # The walk reads its own pages (10, growing to 25): the census changed nothing it asks.
     walk = [r for r in requests_of(server, page) if r not in census and "folder" in r["params"]]
-    assert walk and all(int(r["params"]["limit"]) <= 25 for r in walk), walk
+    assert walk
+    assert all(int(r["params"]["limit"]) <= 25 for r in walk), walk
 
 
 def test_a_census_stopped_midway_resumes_where_it_was(make_graph_sandbox, settings):
     server, page = switched_sandbox(make_graph_sandbox, settings, conversations=300)
     settings.SYNC_CENSUS_PAGE_SIZE = 25
     truth = truth_of(server, page)
-    seen = Snapshots()
     stopped = interrupted_sync(page, when=lambda: Checkpoint.saved_now(page).counted >= 50)
     saved = Checkpoint.of(page)
-    assert saved.phase == "census" and saved.counted >= 50
+    assert saved.phase == "census"
+    assert saved.counted >= 50
+    assert saved.census["after"] is not None  # stopped inside a folder, not between two
     assert stopped.current == 0
     before = len(census_requests(requests_of(server, page)))
+    seen = Snapshots()
 
     run = sync(page, resume=True, on_progress=seen)
 
     assert run.status == SyncRun.Status.COMPLETE, run.error
-    assert run.total == 300 and seen.walking()[0].total == 300
+    assert run.total == 300
+    assert seen.walking()[0].total == 300
     assert_matches_truth(page, truth)
     # The resume went on counting from where it stopped, not from the top.
-    after = len(census_requests(requests_of(server, page))) - before
-    assert after < 300 // 25 + 5 - saved.counted // 25 + 1
+    resumed = census_requests(requests_of(server, page))[before:]
+    assert resumed[0]["params"]["folder"] == FOLDERS[saved.census["folderIndex"]]
+    assert resumed[0]["params"]["after"] == saved.census["after"]
 
 
 @pytest.mark.parametrize(
@@ -161,7 +167,8 @@ def test_incremental_runs_take_no_census(make_graph_sandbox, settings):
 
     run = sync(page, on_progress=snapshots)
 
-    assert run.mode == SyncRun.Mode.INCREMENTAL and run.status == SyncRun.Status.COMPLETE
+    assert run.mode == SyncRun.Mode.INCREMENTAL
+    assert run.status == SyncRun.Status.COMPLETE
     assert census_requests(requests_of(server, page)) == []
     assert "census" not in {s.phase for s in snapshots}
     assert all(s.total is None for s in snapshots)
