@@ -18,7 +18,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from conversations.models import Conversation, InteractionEvent, Message
+from conversations.snippets import add_list_snippets
 from fbsync.access import inbox_access_required
+from fbsync.timezones import TIMEZONE_COOKIE, reader_timezone
 
 PER_PAGE = 50
 # ISO weekday numbers (1 = Monday … 7 = Sunday) and the names shown for them.
@@ -90,13 +92,15 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     ).order_by("-updated_time", "-id")
     paginator = Paginator(conversations, PER_PAGE)
     listing = paginator.get_page(request.GET.get("p"))
+    rows = list(listing.object_list)
+    add_list_snippets(rows)
     # The current filters without the page number, for the pagination links.
     filters = request.GET.copy()
     filters.pop("p", None)
     context: dict[str, Any] = {
         "nav": "conversations",
         "listing": listing,
-        "conversations": listing.object_list,
+        "conversations": rows,
         "q": q,
         "selected_page": page_pk,
         "selected_folder": folder,
@@ -148,8 +152,9 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def activity_grid(events: QuerySet[InteractionEvent]) -> dict[str, Any]:
-    """Count events per (weekday, hour) in the database, in the current time zone, and lay
-    them out as 7 rows of 24 cells with a shade level relative to the busiest cell."""
+    """Count events per (weekday, hour) in the database, in the active timezone (the
+    reader's, see fbsync/timezones.py), and lay them out as 7 rows of 24 cells with a shade
+    level relative to the busiest cell."""
     counts = {
         (row["weekday"], row["hour"]): row["n"]
         for row in events.annotate(
@@ -195,5 +200,7 @@ def activity(request: HttpRequest, page_pk: int) -> HttpResponse:
         "kinds": kinds,
         "levels": range(HEAT_LEVELS + 1),
         "timezone_name": timezone.get_current_timezone_name(),
+        # Whether the hours are the reader's (their browser told us) or the server's default.
+        "timezone_is_readers": reader_timezone(request.COOKIES.get(TIMEZONE_COOKIE)) is not None,
     }
     return render(request, "conversations/activity.html", context)

@@ -106,6 +106,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # The reader's timezone (the `tz` cookie set by static/js/timezone.js) for every time shown.
+    "fbsync.timezones.ReaderTimezoneMiddleware",
     "fbsync.middleware.PrivateCacheControlMiddleware",
     # django-axes must come last: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
@@ -123,6 +125,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "fbsync.access.inbox_access",
             ],
         },
     },
@@ -178,7 +181,9 @@ AXES_DISABLE_ACCESS_LOG = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# The timezone of times shown to a reader whose browser has not told us its own (see
+# fbsync/timezones.py), and of the worker's live sync card. Any IANA name: "Europe/Lisbon".
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 

@@ -39,7 +39,9 @@ def test_a_rename_reaches_every_stored_message_of_that_person(page, sandbox, sta
     listing = staff_client.get(reverse("conversations:list"))
     assert old_name not in thread.content.decode()
     assert NEW_NAME in thread.content.decode()
-    assert f'/conversations/{conversation.pk}/">{NEW_NAME}</a>' in listing.content.decode()
+    assert (
+        f'/conversations/{conversation.pk}/"><bdi>{NEW_NAME}</bdi></a>' in listing.content.decode()
+    )
 
 
 def test_the_thread_shows_the_current_name_on_messages_stored_before_it(
@@ -56,4 +58,4 @@ def test_the_thread_shows_the_current_name_on_messages_stored_before_it(
     ).content.decode()
 
     assert "An Old Name" not in html
-    assert f'<span class="sender">{escape(conversation.contact.name)}</span>' in html
+    assert f'<bdi class="sender">{escape(conversation.contact.name)}</bdi>' in html

@@ -7,6 +7,7 @@ helpers in view_helpers.py, fixtures in conftest.py."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -150,11 +151,12 @@ def test_conversation_list_pagination_links_keep_the_filters(admin_client, synce
 def test_conversation_list_query_count_does_not_grow_with_rows(
     admin_client, synced, django_assert_max_num_queries
 ):
-    # session, user, count, one page of rows with contact and page joined, the page filter.
-    with django_assert_max_num_queries(5):
+    # session, user, count, one page of rows with contact and page joined, the page filter,
+    # and the last messages of the rows without a Graph snippet (attachment-only ones).
+    with django_assert_max_num_queries(6):
         response = admin_client.get(LIST_URL, {"q": "a", "folder": "inbox"})
     assert response.status_code == 200
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         response = admin_client.get(LIST_URL)
     assert len(listed_pks(response)) == 50
 
@@ -205,7 +207,7 @@ def test_page_list_shows_pages_with_counts_and_sync_buttons(admin_client, synced
     response = admin_client.get(reverse("pages:list"))
     assert response.status_code == 200
     html = response.content.decode()
-    assert f'<a href="/pages/{synced.pk}/">{synced.name}</a>' in html
+    assert f'<a href="/pages/{synced.pk}/"><bdi>{synced.name}</bdi></a>' in html
     assert f'<a href="/conversations/?page={synced.pk}">60</a>' in html
     assert f'<a href="/conversations/?page={shop.pk}">0</a>' in html
     assert html.count('<form method="post" action="/pages/') == 2
@@ -214,6 +216,8 @@ def test_page_list_shows_pages_with_counts_and_sync_buttons(admin_client, synced
     assert 'name="csrfmiddlewaretoken"' in html
     assert 'href="/pages/connect/"' in html
     assert '<span class="badge status-complete">Complete</span>' in html
+    # Synced a moment ago: relative, with the time and its zone in the title.
+    assert re.search(r'title="\d{4}-\d\d-\d\d \d\d:\d\d UTC">just now</time>', html)
 
 
 def test_page_list_empty_state(admin_client, db):

@@ -39,7 +39,7 @@ def test_activity_grid_sums_equal_the_event_counts(admin_client, synced):
     assert '<strong data-total="message_received">485</strong> Message received' in html
     assert '<strong data-total="message_sent">303</strong> Message sent' in html
     assert '<strong data-total="conversation_started">60</strong> Conversation started' in html
-    assert "<caption>Interaction events per weekday and hour of day (UTC)." in html
+    assert "Interaction events per weekday and hour of day (UTC)." in html
 
 
 def test_activity_shades_cells_relative_to_the_busiest(admin_client, shop):
@@ -80,3 +80,56 @@ def test_activity_without_events_shows_empty_state(admin_client, shop):
 
 def test_activity_unknown_page_is_404(admin_client, db):
     assert admin_client.get(reverse("conversations:activity", args=[999])).status_code == 404
+
+
+# ---- The reader's timezone ----
+
+
+def one_event_at(shop, when) -> None:
+    conversation = make_conversation(shop, "t_tz", name="Ana", psid="1")
+    InteractionEvent.objects.create(
+        page=shop,
+        conversation=conversation,
+        kind="message_received",
+        source_id="m_tz",
+        occurred_at=when,
+    )
+
+
+def busy_cells(response) -> list[tuple[str, int]]:
+    return [
+        (row["name"], cell["hour"])
+        for row in response.context["grid"]["rows"]
+        for cell in row["cells"]
+        if cell["count"]
+    ]
+
+
+def test_the_heat_map_counts_in_the_readers_timezone(admin_client, shop):
+    one_event_at(shop, at(3, 22, 30))  # Monday 22:30 UTC
+    url = reverse("conversations:activity", args=[shop.pk])
+
+    assert busy_cells(admin_client.get(url)) == [("Monday", 22)]
+    admin_client.cookies["tz"] = "Asia/Tokyo"  # UTC+9: Tuesday 07:30
+    response = admin_client.get(url)
+    assert busy_cells(response) == [("Tuesday", 7)]
+    html = response.content.decode()
+    assert "Hours are in <strong data-timezone>Asia/Tokyo</strong>, your browser's timezone" in html
+    assert "hour of day (Asia/Tokyo)." in html
+    admin_client.cookies["tz"] = "America/Los_Angeles"  # UTC-7 in August: Monday 15:30
+    assert busy_cells(admin_client.get(url)) == [("Monday", 15)]
+
+
+def test_without_a_usable_cookie_the_heat_map_uses_time_zone(admin_client, shop, settings):
+    settings.TIME_ZONE = "Asia/Kolkata"  # UTC+5:30: Tuesday 04:00
+    one_event_at(shop, at(3, 22, 30))
+    url = reverse("conversations:activity", args=[shop.pk])
+    admin_client.cookies["tz"] = "Not/AZone"
+
+    response = admin_client.get(url)
+
+    assert response.status_code == 200
+    assert busy_cells(response) == [("Tuesday", 4)]
+    assert "<strong data-timezone>Asia/Kolkata</strong>, the server's timezone" in (
+        response.content.decode()
+    )

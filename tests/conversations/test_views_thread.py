@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from conversations.models import Conversation, Message
 from tests.conversations.view_helpers import add_message, at, make_conversation
@@ -85,7 +86,7 @@ def test_conversation_detail_shows_messages_in_chronological_order(admin_client,
 
 def test_conversation_detail_shows_contact_and_escapes_text(admin_client, thread):
     html = admin_client.get(reverse("conversations:detail", args=[thread.pk])).content.decode()
-    assert "<h1>Zoë &lt;b&gt;Ferreira&lt;/b&gt;</h1>" in html
+    assert "<h1><bdi>Zoë &lt;b&gt;Ferreira&lt;/b&gt;</bdi></h1>" in html
     assert "<code>90071992547409931</code>" in html
     assert "<dd>Pending</dd>" in html
     assert "<dd>3 stored</dd>" in html
@@ -113,16 +114,19 @@ def test_conversation_detail_renders_each_attachment_kind(admin_client, thread):
     assert "(not shown: hosted at tracker.example)" in html
     assert '<img src="http://scontent' not in html
     assert '<a href="https://cdn.example/clip.mp4" rel="noopener noreferrer">' in html
-    assert '<span aria-hidden="true">🎬</span> clip.mp4</a>' in html
-    assert '<span aria-hidden="true">🔊</span> voice.mp4</a>' in html
-    assert "📎</span> invoice.pdf</a>" in html
+    assert '<span aria-hidden="true">🎬</span> <bdi>clip.mp4</bdi></a>' in html
+    assert '<span aria-hidden="true">🔊</span> <bdi>voice.mp4</bdi></a>' in html
+    assert "📎</span> <bdi>invoice.pdf</bdi></a>" in html
     assert '<span class="muted">(application/pdf, 1.5\xa0KB)</span>' in html
-    assert '<a href="https://shop.example/bike" rel="noopener noreferrer">Blue bike</a>' in html
+    assert (
+        '<a href="https://shop.example/bike" rel="noopener noreferrer"><bdi>Blue bike</bdi></a>'
+        in html
+    )
     assert '<span class="muted link-host">shop.example</span>' in html
-    assert '<p class="muted">Our best seller</p>' in html
+    assert '<p class="muted" dir="auto">Our best seller</p>' in html
     # A non-http link is shown as text, never as a link.
     assert "javascript:" not in html
-    assert "<span>Sneaky</span>" in html
+    assert "<bdi>Sneaky</bdi>" in html
     assert html.count("Unsupported attachment") == 2
 
 
@@ -133,7 +137,7 @@ def test_conversation_detail_without_contact_says_unknown_user(admin_client, sho
     html = admin_client.get(
         reverse("conversations:detail", args=[conversation.pk])
     ).content.decode()
-    assert "<h1>Unknown user</h1>" in html
+    assert "<h1><bdi>Unknown user</bdi></h1>" in html
     assert "No messages stored for this conversation." in html
 
 
@@ -157,3 +161,31 @@ def test_conversation_detail_of_synced_thread_matches_the_database(admin_client,
 
 def test_conversation_detail_unknown_pk_is_404(admin_client, db):
     assert admin_client.get(reverse("conversations:detail", args=[424242])).status_code == 404
+
+
+def test_thread_times_are_in_the_readers_timezone_and_say_which(admin_client, shop):
+    conversation = make_conversation(shop, "t_tz", name="דוד כהן", psid="7", updated=at(3, 15))
+    add_message(conversation, "m_tz", when=at(3, 12, 5), text="שלום")
+    url = reverse("conversations:detail", args=[conversation.pk])
+
+    html = admin_client.get(url).content.decode()
+    assert '<time datetime="2026-08-03T12:05:00+00:00">2026-08-03 12:05 UTC</time>' in html
+
+    admin_client.cookies["tz"] = "Asia/Tokyo"
+    html = admin_client.get(url).content.decode()
+    # The name is isolated from the separator and the time that follow it.
+    assert '<bdi class="sender">דוד כהן</bdi>' in html
+    assert '<span class="sep" aria-hidden="true">·</span> <time' in html
+    assert '<time datetime="2026-08-03T21:05:00+09:00">2026-08-03 21:05 JST</time>' in html
+    assert '<dd><time datetime="2026-08-04T00:00:00+09:00">2026-08-04 00:00 JST</time></dd>' in html
+
+
+def test_list_times_are_relative_with_the_labelled_time_in_the_title(admin_client, shop):
+    make_conversation(shop, "t_now", name="Ana", psid="8", updated=timezone.now())
+    admin_client.cookies["tz"] = "Europe/Lisbon"
+    html = admin_client.get(reverse("conversations:list")).content.decode()
+    match = re.search(r'<time datetime="[^"]+" title="([^"]+)">([^<]+)</time>', html)
+    assert match is not None
+    title, shown = match.groups()
+    assert shown == "just now"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d WES?T", title)

@@ -112,3 +112,23 @@ def test_read_only_conversation_views_answer_head(staff_client, page):
         assert response.status_code == 200, url
         assert response.content == b""
         assert staff_client.post(url).status_code == 405, url
+
+
+@pytest.mark.django_db
+def test_favicon_ico_leads_to_the_icon_through_the_asgi_app():
+    status, headers, _ = asgi_request("/favicon.ico")
+    assert status == 301
+    assert headers["location"] == "/static/favicon.ico"
+    status, headers, body = asgi_request(headers["location"])
+    assert status == 200
+    assert headers["content-type"] in ("image/x-icon", "image/vnd.microsoft.icon")
+    assert body[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    status, headers, body = asgi_request("/static/favicon.svg")
+    assert status == 200
+    assert body.startswith(b"<svg")
+
+
+def test_every_page_names_its_icons(client, db):
+    html = client.get(reverse("login")).content.decode()
+    assert '<link rel="icon" href="/static/favicon.ico" sizes="32x32">' in html
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html

@@ -31,6 +31,7 @@ SETTINGS_VARIABLES = (
     "SECURE_HSTS_PRELOAD",
     "SECURE_PROXY_SSL_HEADER",
     "REDIS_URL",
+    "TIME_ZONE",
 )
 GOOD_SECRET = "s3cr3t-" + "x7Kq9" * 10
 
@@ -133,6 +134,12 @@ def test_debug_on_keeps_a_bare_checkout_working(monkeypatch):
     assert not loaded["SECURE_SSL_REDIRECT"]
     assert not loaded["SESSION_COOKIE_SECURE"]
     assert loaded["SECURE_HSTS_SECONDS"] == 0
+
+
+def test_the_default_timezone_comes_from_the_environment(monkeypatch):
+    assert load_settings(monkeypatch, DEBUG="true")["TIME_ZONE"] == "UTC"
+    loaded = load_settings(monkeypatch, DEBUG="true", TIME_ZONE="America/Sao_Paulo")
+    assert loaded["TIME_ZONE"] == "America/Sao_Paulo"
 
 
 def test_manage_py_refuses_to_start_without_the_keys():
