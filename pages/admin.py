@@ -1,12 +1,14 @@
 import json
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html
 
 from pages.models import FacebookPage, SyncRun
 from pages.sync.checkpoint import Checkpoint, clear_checkpoints, pretty_json
 from pages.sync.runs import Start, SyncAlreadyRunning
-from pages.tasks import PageNeedsReconnect, queue_sync
+from pages.tasks import PageCannotSync, queue_sync
 
 RUN_COLUMNS = ("status", "mode", "trigger", "current", "inserted", "updated", "skipped", "events")
 
@@ -25,12 +27,12 @@ class SyncRunInline(admin.TabularInline):
 
 @admin.register(FacebookPage)
 class FacebookPageAdmin(admin.ModelAdmin):
-    list_display = ("name", "facebook_id", "token_status", "last_synced_at", "sync_status")
+    list_display = ("name", "facebook_id", "connection", "last_synced_at", "sync_status")
     list_filter = ("token_status",)
     search_fields = ("name", "facebook_id")
     # The encrypted token is not editable and never listed here: it is set by connecting.
     readonly_fields = (
-        "token_status",
+        "connection",
         "token_error",
         "full_sync_completed_at",
         "last_synced_at",
@@ -40,7 +42,7 @@ class FacebookPageAdmin(admin.ModelAdmin):
     )
     fields = ("facebook_id", "name", *readonly_fields)
     inlines = [SyncRunInline]
-    actions = ["sync_now", "resume_sync", "clear_checkpoint"]
+    actions = ["sync_now", "full_sync", "resume_sync", "clear_checkpoint"]
 
     def has_add_permission(self, request) -> bool:
         # A Page is added by connecting it (its token checked with Facebook), never bare.
@@ -68,7 +70,7 @@ class FacebookPageAdmin(admin.ModelAdmin):
                 continue
             try:
                 queue_sync(page, trigger=SyncRun.Trigger.ADMIN, mode=mode)
-            except PageNeedsReconnect:
+            except PageCannotSync:
                 skipped += 1
             except SyncAlreadyRunning:
                 busy += 1
@@ -80,13 +82,17 @@ class FacebookPageAdmin(admin.ModelAdmin):
         if skipped:
             self.message_user(
                 request,
-                f"{skipped} page(s) skipped: nothing to resume or reconnect needed.",
+                f"{skipped} page(s) skipped: nothing to resume, or not connected.",
                 messages.WARNING,
             )
 
     @admin.action(description="Sync now")
     def sync_now(self, request, queryset) -> None:
         self._start(request, queryset, mode=Start.NEXT)
+
+    @admin.action(description="Full re-sync")
+    def full_sync(self, request, queryset) -> None:
+        self._start(request, queryset, mode=Start.FULL)
 
     @admin.action(description="Resume")
     def resume_sync(self, request, queryset) -> None:
@@ -101,6 +107,15 @@ class FacebookPageAdmin(admin.ModelAdmin):
             self.message_user(
                 request, "Pages with an active sync were left alone.", messages.WARNING
             )
+
+    @admin.display(description="Connection", ordering="token_status")
+    def connection(self, page: FacebookPage) -> str:
+        """A Page without a token is "Not connected" (whatever token_status says), with the
+        way to connect it."""
+        if page.is_connected:
+            return page.connection_label
+        connect = reverse("pages:connect") + "?" + urlencode({"page_id": page.facebook_id})
+        return format_html('Not connected: <a href="{}">connect it</a>', connect)
 
     @admin.display(description="Sync checkpoint")
     def checkpoint(self, page: FacebookPage) -> str:

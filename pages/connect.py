@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from pages.graph.tokens import ADVANCED_ACCESS_NOTE, TokenCheck, inspect_token
@@ -45,7 +46,8 @@ def connect_page(facebook_id: str, access_token: str) -> Connected:
     """Ask Graph what the token is (`debug_token` with the app token when FACEBOOK_APP_ID and
     FACEBOOK_APP_SECRET are set, else `GET /{page-id}?fields=id,name`) and refuse it with the
     reason (nothing stored) unless it is a usable Page token of this Page; then store or update
-    the page. A new token clears "needs reconnect"."""
+    the page. A new token clears "needs reconnect", and the errors of runs that failed before
+    it (`connected_at`)."""
     facebook_id = facebook_id.strip()
     access_token = access_token.strip()
     if not facebook_id.isdigit():
@@ -66,5 +68,6 @@ def connect_page(facebook_id: str, access_token: str) -> Connected:
         page.access_token = access_token
         page.token_status = FacebookPage.TokenStatus.OK
         page.token_error = ""
+        page.connected_at = timezone.now()
         page.save()
     return Connected(page, check)

@@ -1,3 +1,6 @@
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -33,6 +36,9 @@ class FacebookPage(models.Model):
     # When the schedule next syncs this page (None: as soon as scheduling is on).
     next_scheduled_sync_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # When a token was last stored (connect or reconnect): a run that failed before it failed
+    # with the old token, and its error no longer says anything about the Page.
+    connected_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -53,8 +59,19 @@ class FacebookPage(models.Model):
         self.encrypted_access_token = crypto.encrypt(value) if value else ""
 
     @property
+    def is_connected(self) -> bool:
+        """It has a token. A Page without one (made in the admin, or by hand) cannot sync
+        until someone connects it, whatever its token_status says."""
+        return bool(self.encrypted_access_token)
+
+    @property
     def needs_reconnect(self) -> bool:
-        return self.token_status == self.TokenStatus.NEEDS_RECONNECT
+        return self.is_connected and self.token_status == self.TokenStatus.NEEDS_RECONNECT
+
+    @property
+    def connection_label(self) -> str:
+        """ "Connected", "Needs reconnect" or "Not connected", for every screen."""
+        return self.get_token_status_display() if self.is_connected else "Not connected"
 
 
 class SyncRun(models.Model):
@@ -136,3 +153,31 @@ class SyncRun(models.Model):
         if self.started_at is None:
             return None
         return (self.finished_at or timezone.now()) - self.started_at
+
+
+class WorkerHeartbeat(models.Model):
+    """A `run_worker` process, as last seen by its housekeeping thread: the Page screen tells
+    from it whether a queued sync waits for a busy worker or for none at all."""
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now)
+    # Set when the worker stops cleanly: it is gone at once, not after its beats go stale.
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self) -> str:
+        return f"Worker {self.worker_id} ({self.host}, pid {self.pid})"
+
+    @staticmethod
+    def stale_after() -> timedelta:
+        """A worker beats every SYNC_REAPER_INTERVAL_SECONDS; three missed beats (and at least
+        30 s) and it is taken as gone (killed, or its machine lost)."""
+        return timedelta(seconds=max(30.0, 3 * settings.SYNC_REAPER_INTERVAL_SECONDS))
+
+    def is_alive(self, now) -> bool:
+        return self.stopped_at is None and self.seen_at >= now - self.stale_after()

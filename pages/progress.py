@@ -32,8 +32,17 @@ _last_sent: dict[int, float] = {}
 _last_sent_lock = threading.Lock()
 
 
+CHANNEL_PREFIX = "page-"
+
+
 def channel_for(page_id: int) -> str:
-    return f"page-{page_id}"
+    return f"{CHANNEL_PREFIX}{page_id}"
+
+
+def page_id_of(channel: str) -> int | None:
+    """The page a channel is for (None: not a page's channel)."""
+    number = channel.removeprefix(CHANNEL_PREFIX)
+    return int(number) if channel.startswith(CHANNEL_PREFIX) and number.isdigit() else None
 
 
 REDIS_RETRY_SECONDS = 5.0

@@ -1,8 +1,10 @@
-"""Work that runs on its own: reaping runs whose process died, resuming them, and
-scheduled syncs.
+"""Work that runs on its own: reaping runs whose process died, resuming them, scheduled
+syncs, and the workers' heartbeats.
 
 Every worker runs `housekeeping()` at start and then every SYNC_REAPER_INTERVAL_SECONDS in a
-thread (`housekeeping_forever`); daphne's stream loop runs `reap_and_publish` too. No extra
+thread (`housekeeping_forever`), beating its heartbeat (`WorkerHeartbeat`) each time, so the
+Page screen can tell a queued sync that waits for a busy worker from one that waits for none;
+daphne's stream loop runs `reap_and_publish` too. No extra
 service is needed, and any number of processes may run it at once: a due page is claimed with
 a conditional UPDATE (one worker wins), and the database allows one active run per page.
 """
@@ -10,6 +12,7 @@ a conditional UPDATE (one worker wins), and the database allows one active run p
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import timedelta
 
@@ -19,9 +22,9 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from pages import progress
-from pages.models import FacebookPage, SyncRun
-from pages.sync.runs import Start, SyncAlreadyRunning, reap_stale_runs
-from pages.tasks import PageNeedsReconnect, queue_sync
+from pages.models import FacebookPage, SyncRun, WorkerHeartbeat
+from pages.sync.runs import Start, SyncAlreadyRunning, reap_stale_runs, this_host
+from pages.tasks import PageCannotSync, queue_sync
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +33,7 @@ def _queue(page: FacebookPage, trigger: str) -> SyncRun | None:
     """Queue a run that continues an unfinished checkpoint, or else a normal sync."""
     try:
         return queue_sync(page, trigger=trigger, mode=Start.RESUME)
-    except (SyncAlreadyRunning, PageNeedsReconnect):
+    except (SyncAlreadyRunning, PageCannotSync):
         return None
 
 
@@ -55,6 +58,7 @@ def resume_reaped_runs() -> list[SyncRun]:
             reaped_at__gte=timezone.now() - timedelta(days=1),
             page__token_status=FacebookPage.TokenStatus.OK,
         )
+        .exclude(page__encrypted_access_token="")
         .exclude(trigger=SyncRun.Trigger.COMMAND)
         .exclude(Exists(newer))
         .select_related("page")
@@ -73,8 +77,10 @@ def enqueue_due_syncs() -> list[SyncRun]:
     if interval <= 0:
         return []
     now = timezone.now()
-    due = FacebookPage.objects.filter(token_status=FacebookPage.TokenStatus.OK).exclude(
-        next_scheduled_sync_at__gt=now
+    due = (
+        FacebookPage.objects.filter(token_status=FacebookPage.TokenStatus.OK)
+        .exclude(encrypted_access_token="")
+        .exclude(next_scheduled_sync_at__gt=now)
     )
     queued = []
     for page in due:
@@ -92,21 +98,54 @@ def enqueue_due_syncs() -> list[SyncRun]:
     return queued
 
 
+# Heartbeats of workers gone this long are deleted (each start has a new worker id).
+FORGET_WORKERS_AFTER = timedelta(days=7)
+
+
+def beat(worker_id: str) -> None:
+    """Record that this worker is alive now."""
+    now = timezone.now()
+    WorkerHeartbeat.objects.update_or_create(
+        worker_id=worker_id,
+        defaults={"host": this_host(), "pid": os.getpid(), "seen_at": now, "stopped_at": None},
+        create_defaults={"host": this_host(), "pid": os.getpid(), "started_at": now},
+    )
+    WorkerHeartbeat.objects.filter(seen_at__lt=now - FORGET_WORKERS_AFTER).delete()
+
+
+def worker_stopped(worker_id: str) -> None:
+    """A worker that stops cleanly is gone at once (not after its beats go stale)."""
+    now = timezone.now()
+    WorkerHeartbeat.objects.filter(worker_id=worker_id).update(stopped_at=now, seen_at=now)
+
+
 def housekeeping() -> None:
     resume_reaped_runs()
     enqueue_due_syncs()
 
 
-def housekeeping_forever(stop: threading.Event) -> None:
+def housekeeping_forever(stop: threading.Event, worker_id: str | None = None) -> None:
     """A worker's housekeeping thread: now, then every SYNC_REAPER_INTERVAL_SECONDS until
-    `stop`. A failure (the database is down) is logged and tried again next time."""
-    while True:
-        try:
-            housekeeping()
-        except Exception:
-            logger.exception("Housekeeping failed")
-            connections.close_all()  # this thread's; a broken one is opened anew next time
-        finally:
-            close_old_connections()
-        if stop.wait(settings.SYNC_REAPER_INTERVAL_SECONDS):
-            return
+    `stop`, beating `worker_id`'s heartbeat first. A failure (the database is down) is logged
+    and tried again next time."""
+    try:
+        while True:
+            try:
+                if worker_id:
+                    beat(worker_id)
+                housekeeping()
+            except Exception:
+                logger.exception("Housekeeping failed")
+                connections.close_all()  # this thread's; a broken one is opened anew next time
+            finally:
+                close_old_connections()
+            if stop.wait(settings.SYNC_REAPER_INTERVAL_SECONDS):
+                return
+    finally:
+        if worker_id:
+            try:
+                worker_stopped(worker_id)
+            except Exception:
+                logger.warning("Could not record that worker %s stopped", worker_id)
+            finally:
+                connections.close_all()

@@ -6,7 +6,8 @@ the event counters of the channels that have listeners and wakes those streams, 
 read the new events from storage. With REDIS_URL we run django-eventstream's Redis listener
 ourselves, under a supervisor, because its own does not come back after a Redis outage. The
 same loop runs the reaper (pages.schedule), so the card shows Resume even when no worker is
-left alive to notice a dead run.
+left alive to notice a dead run, and re-publishes the card of a run that waits for a worker
+too long (`publish_changed_waits`): that card changes with time alone, no sync event says so.
 
 An open stream holds no database connection: each read of storage closes its thread's
 connection (StreamStorage), so a daphne process keeps one connection (the background loop)
@@ -30,6 +31,7 @@ from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django_eventstream.channelmanager import DefaultChannelManager
 from django_eventstream.models import EventCounter
@@ -38,6 +40,8 @@ from django_eventstream.utils import sse_encode_error
 from django_eventstream.views import RedisListener, events, get_listener_manager
 
 from fbsync.access import can_use_inbox
+from pages import panel, progress
+from pages.models import SyncRun
 from pages.progress import channel_for
 from pages.schedule import reap_and_publish
 
@@ -141,6 +145,38 @@ def _wake(channel: str) -> None:
             listener.wake_threadsafe()
 
 
+def current_event_id(page_id: int) -> int:
+    """The id of the last event stored for the page's channel (0: none yet)."""
+    counter = EventCounter.objects.filter(name=channel_for(page_id)).values_list("value")
+    return next(iter(counter), (0,))[0]
+
+
+# How often the loop looks for runs that wait for a worker (pages.panel.wait_state).
+WAIT_CHECK_SECONDS = 2.0
+WAITING_STATUSES = (SyncRun.Status.QUEUED, SyncRun.Status.PAUSED)
+
+
+def publish_changed_waits(page_ids: list[int], shown: dict[int, str]) -> None:
+    """Publish the card of every watched run whose wait for a worker changed since this loop
+    last looked (queued for 15 s with no worker alive, say): `shown` is run pk → the wait
+    state the card last had, as far as this process knows."""
+    now = timezone.now()
+    workers = panel.Workers.now(now)
+    waiting = SyncRun.objects.filter(page_id__in=page_ids, status__in=WAITING_STATUSES)
+    still_waiting = set()
+    for run in waiting:
+        state = panel.wait_state(run, now, workers)
+        if not state:
+            continue
+        still_waiting.add(run.pk)
+        # A run first seen here just queued needs nothing: its card already says "waiting".
+        if shown.get(run.pk, "waiting") != state:
+            progress.publish(run.page_id, final=True)
+        shown[run.pk] = state
+    for run_pk in set(shown) - still_waiting:
+        del shown[run_pk]
+
+
 def _current_ids(channels: list[str]) -> dict[str, int]:
     """The channels' event counters in one query, on the loop's own connection (kept open:
     it is polled several times a second)."""
@@ -150,7 +186,8 @@ def _current_ids(channels: list[str]) -> dict[str, int]:
 
 async def _background_loop() -> None:
     seen: dict[str, int] = {}
-    next_reap = 0.0
+    waits: dict[int, str] = {}
+    next_reap = next_wait_check = 0.0
     # With Redis, storage polling is only the safety net for Redis outages.
     interval = settings.SYNC_PROGRESS_POLL_SECONDS
     if getattr(settings, "EVENTSTREAM_REDIS", None):
@@ -165,6 +202,10 @@ async def _background_loop() -> None:
                     if seen.get(channel) != event_id:
                         seen[channel] = event_id
                         _wake(channel)
+            if channels and time.monotonic() >= next_wait_check:
+                next_wait_check = time.monotonic() + WAIT_CHECK_SECONDS
+                page_ids = [p for c in channels if (p := progress.page_id_of(c)) is not None]
+                await sync_to_async(publish_changed_waits)(page_ids, waits)
             if time.monotonic() >= next_reap:
                 next_reap = time.monotonic() + settings.SYNC_REAPER_INTERVAL_SECONDS
                 await sync_to_async(reap_and_publish)()

@@ -14,7 +14,16 @@ from pages.models import FacebookPage, SyncRun
 from pages.sync.runs import Start, create_run
 
 
-class PageNeedsReconnect(Exception):
+class PageCannotSync(Exception):
+    """The Page has no usable token: someone must connect it first (the message says how)."""
+
+
+class PageNotConnected(PageCannotSync):
+    def __init__(self) -> None:
+        super().__init__("Connect this page (paste its access token) before syncing it.")
+
+
+class PageNeedsReconnect(PageCannotSync):
     def __init__(self) -> None:
         super().__init__("Reconnect the page before syncing it.")
 
@@ -22,7 +31,10 @@ class PageNeedsReconnect(Exception):
 def queue_sync(page: FacebookPage, *, trigger: str, mode: Start = Start.NEXT) -> SyncRun:
     """Queue a run for the workers and show it on the page's live card.
 
-    Raises SyncAlreadyRunning (the page has an active run) or PageNeedsReconnect."""
+    Raises SyncAlreadyRunning (the page has an active run) or PageCannotSync (not connected,
+    or its token was rejected)."""
+    if not page.is_connected:
+        raise PageNotConnected()
     if page.needs_reconnect:
         raise PageNeedsReconnect()
     with transaction.atomic():

@@ -9,6 +9,7 @@ urlpatterns = [
     path("connect/", views.connect, name="connect"),
     path("<int:pk>/", views.page_detail, name="detail"),
     path("<int:pk>/sync/", views.start_sync, name="sync"),
+    path("<int:pk>/full-sync/", views.full_sync, name="full_sync"),
     path("<int:pk>/resume/", views.resume_sync, name="resume"),
     path("<int:pk>/cancel/", views.cancel_sync, name="cancel"),
     path("<int:pk>/reconnect/", views.reconnect, name="reconnect"),

@@ -8,6 +8,7 @@ from django.db.models import Count, OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import escape
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
@@ -19,7 +20,7 @@ from pages.graph.tokens import ADVANCED_ACCESS_NOTE
 from pages.models import FacebookPage, SyncRun
 from pages.sync import runs
 from pages.sync.runs import Start, SyncAlreadyRunning
-from pages.tasks import PageNeedsReconnect, queue_sync
+from pages.tasks import PageCannotSync, queue_sync
 
 
 @require_safe
@@ -48,7 +49,8 @@ class ConnectForm(forms.Form):
 @sensitive_post_parameters("access_token")
 @inbox_access_required
 def connect(request: HttpRequest) -> HttpResponse:
-    form = ConnectForm(request.POST or None)
+    # "Connect this Page" on a Page screen fills in the Page's id.
+    form = ConnectForm(request.POST or None, initial={"page_id": request.GET.get("page_id", "")})
     if request.method == "POST" and form.is_valid():
         try:
             connected = connect_page(
@@ -76,16 +78,25 @@ def _tell_connected(request: HttpRequest, connected: Connected, done: str) -> No
 @inbox_access_required
 def page_detail(request: HttpRequest, pk: int) -> HttpResponse:
     page = get_object_or_404(FacebookPage, pk=pk)
-    context = {**panel.panel_context(page), "nav": "pages"}
+    # The stream starts after the last event published before this rendering: anything
+    # published while the page loads is replayed, never lost (the browser keeps the newest).
+    last_event = streams.current_event_id(page.pk)
+    events_url = reverse("pages:events", args=[page.pk])
+    context = {
+        **panel.panel_context(page),
+        "nav": "pages",
+        "events_url": f"{events_url}?lastEventId={progress.channel_for(page.pk)}:{last_event}",
+    }
     return render(request, "pages/page_detail.html", context)
 
 
-def _panel_response(request: HttpRequest, page: FacebookPage, notice: str = "") -> HttpResponse:
-    """htmx posts get the fresh panel (with the notice in it); plain form posts go back to
-    the page screen (with the notice as a message)."""
+def _control_response(request: HttpRequest, page: FacebookPage, notice: str = "") -> HttpResponse:
+    """What a press of a card button answers. htmx: only the notice (empty when it did what
+    was asked): the card changes through the live stream, which every press publishes to, so
+    the answer never depends on the pressed form still being on the screen. Plain form posts
+    go back to the Page screen (with the notice as a message)."""
     if request.htmx:
-        page.refresh_from_db()
-        return HttpResponse(panel.render_event(page, notice=notice))
+        return HttpResponse(escape(notice))
     if notice:
         messages.info(request, notice)
     return redirect("pages:detail", pk=page.pk)
@@ -95,17 +106,29 @@ def _start(request: HttpRequest, pk: int, *, mode: Start) -> HttpResponse:
     page = get_object_or_404(FacebookPage, pk=pk)
     try:
         queue_sync(page, trigger=SyncRun.Trigger.WEB, mode=mode)
-    except PageNeedsReconnect as exc:
-        return _panel_response(request, page, str(exc))
+    except PageCannotSync as exc:
+        notice = str(exc)
     except SyncAlreadyRunning:
-        return _panel_response(request, page, "A sync of this page is already running.")
-    return _panel_response(request, page)
+        notice = "A sync of this page is already running."
+    else:
+        return _control_response(request, page)
+    # The card may be behind (a second press before the first showed): bring it up to date.
+    progress.publish(page.pk, final=True)
+    return _control_response(request, page, notice)
 
 
 @require_POST
 @inbox_access_required
 def start_sync(request: HttpRequest, pk: int) -> HttpResponse:
+    """The next sync: a full one the first time, then incremental."""
     return _start(request, pk, mode=Start.NEXT)
+
+
+@require_POST
+@inbox_access_required
+def full_sync(request: HttpRequest, pk: int) -> HttpResponse:
+    """A full re-sync ("Start over", "Full re-sync"): every conversation walked again."""
+    return _start(request, pk, mode=Start.FULL)
 
 
 @require_POST
@@ -120,7 +143,7 @@ def cancel_sync(request: HttpRequest, pk: int) -> HttpResponse:
     page = get_object_or_404(FacebookPage, pk=pk)
     runs.request_cancel(page)
     progress.publish(page.pk, final=True)
-    return _panel_response(request, page)
+    return _control_response(request, page)
 
 
 @require_POST
@@ -131,13 +154,15 @@ def reconnect(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         connected = connect_page(page.facebook_id, request.POST.get("access_token", ""))
     except ConnectError as exc:
+        if request.htmx:
+            return _control_response(request, page, str(exc))
         messages.error(request, str(exc))
-    else:
-        done = "Reconnected. Resume the sync to continue where it stopped."
-        _tell_connected(request, connected, done)
-        progress.publish(page.pk, final=True)
+        return redirect("pages:detail", pk=page.pk)
+    done = "Reconnected. Resume the sync to continue where it stopped."
+    _tell_connected(request, connected, done)
+    progress.publish(page.pk, final=True)
     if request.htmx:
-        # The form sits in the live panel: reload the screen to show the outcome.
+        # Reload the screen: it shows what Facebook said about the new token.
         return HttpResponseClientRedirect(reverse("pages:detail", args=[page.pk]))
     return redirect("pages:detail", pk=page.pk)
 

@@ -9,9 +9,10 @@ import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
+from playwright.sync_api import Page
 
-from tests.e2e.helpers import CHILD_ENV
-from tests.helpers import ROOT, spawn_manage
+from tests.e2e.helpers import CHILD_ENV, VIEWPORTS, BrowserErrors
+from tests.helpers import ROOT, spawn_manage, staff_session_cookie
 
 # Playwright's sync API runs an asyncio event loop in the test thread, so Django sees a
 # "running event loop" and raises SynchronousOnlyOperation on every ORM call made by the test
@@ -81,3 +82,23 @@ def start_worker(transactional_db) -> Iterator[Callable[..., subprocess.Popen]]:
             _, stderr = worker.communicate()
         if stderr:
             print(f"worker {worker.pid} stderr:\n{stderr}")  # shown when the test fails
+
+
+@pytest.fixture
+def open_screen(new_context) -> Callable[..., tuple[Page, BrowserErrors]]:
+    """A browser page at one of VIEWPORTS, logged in as inbox staff on `daphne`, with its
+    errors watched: `page, errors = open_screen(daphne, "phone")` (more keywords go to the
+    browser context: `timezone_id="Asia/Tokyo"`)."""
+    cookie = None
+
+    def open_page(daphne, size: str = "desktop", **context_args) -> tuple[Page, BrowserErrors]:
+        nonlocal cookie
+        cookie = cookie or staff_session_cookie()
+        context = new_context(viewport=VIEWPORTS[size], **context_args)
+        context.add_cookies(
+            [{"name": name, "value": value, "url": daphne.url} for name, value in cookie.items()]
+        )
+        page = context.new_page()
+        return page, BrowserErrors.watch(page, daphne.url)
+
+    return open_page

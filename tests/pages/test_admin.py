@@ -110,3 +110,26 @@ def test_a_page_that_syncs_cannot_be_deleted(admin_client, page):
     assert "permission to delete" in confirm.content.decode()
     assert forced.status_code == 403
     assert FacebookPage.objects.count() == 2
+
+
+def test_a_page_without_a_token_is_not_connected_in_the_admin(admin_client, page):
+    bare = FacebookPage.objects.create(facebook_id="100200300", name="Added by hand")
+
+    changelist = admin_client.get(reverse("admin:pages_facebookpage_changelist")).content.decode()
+    change = admin_client.get(reverse("admin:pages_facebookpage_change", args=[bare.pk]))
+
+    assert "Not connected: <a href=" in changelist
+    assert f"{reverse('pages:connect')}?page_id=100200300" in change.content.decode()
+    assert ">Connected<" in changelist  # the connected page
+    assert "skipped: nothing to resume, or not connected" in (
+        _action(admin_client, "sync_now", bare).content.decode()
+    )
+    assert not SyncRun.objects.exists()
+
+
+def test_admin_full_resync_queues_a_full_run(admin_client, page):
+    sync(page)
+
+    _action(admin_client, "full_sync", page)
+
+    assert SyncRun.objects.order_by("-id").first().mode == "full"

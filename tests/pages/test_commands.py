@@ -211,6 +211,21 @@ def test_sync_page_killed_at_several_moments_resumes_to_exact_rows(make_graph_sa
     assert Message.objects.count() == len(stored_state(page)["events"]) - expected["conversations"]
 
 
+def test_a_page_without_a_token_is_not_synced_by_id_or_with_all(make_graph_sandbox):
+    server = make_graph_sandbox(conversations=5, seed=4)
+    connected = connect(server)
+    FacebookPage.objects.create(facebook_id="555000111", name="Made in the admin")
+
+    by_id = manage(server, "sync_page", "555000111")
+    everything = manage(server, "sync_page", "--all", "--json")
+
+    assert by_id.returncode == 1
+    assert "not connected: run connect_page" in by_id.stderr
+    assert everything.returncode == 0, everything.stderr
+    lines = [json.loads(line) for line in everything.stdout.strip().splitlines()]
+    assert [line["page"] for line in lines] == [connected.facebook_id]
+
+
 def test_sync_page_all_syncs_every_connected_page(make_graph_sandbox):
     server = make_graph_sandbox(conversations=20, seed=4, pages=2)
     first, second = connect(server, 0), connect(server, 1)

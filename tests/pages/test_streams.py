@@ -1,6 +1,7 @@
 """The SSE streams' limits, against a real daphne: open streams hold no database connection,
 unknown Pages get 404, streams are capped per user and per process, and a stream closes soon
-after its user loses access."""
+after its user loses access. And daphne's loop publishes a card that changes with time alone
+(a run waiting too long for a worker)."""
 
 import json
 import time
@@ -10,11 +11,14 @@ import requests
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.db import connection
+from django.utils import timezone
 from django_eventstream.utils import get_storage
 from redis import Redis
 
-from pages.panel import render_event
+from pages.models import SyncRun, WorkerHeartbeat
+from pages.panel import WAIT_WARNING_AFTER, render_event
 from pages.progress import EVENT_TYPE, channel_for
+from pages.streams import publish_changed_waits
 from tests.helpers import connect, staff_session_cookie
 from tests.sse import SseReader
 
@@ -144,3 +148,28 @@ def test_a_stream_closes_when_its_user_loses_access(make_graph_sandbox, start_da
     send_card(page)
     kept.wait_for(lambda html: True, timeout=15)
     kept.hang_up()
+
+
+def test_a_card_that_changes_with_time_alone_is_published_once_per_change(page, monkeypatch):
+    published = []
+    monkeypatch.setattr("pages.progress.publish", lambda pk, final=False: published.append(pk))
+    run = SyncRun.objects.create(page=page, status=SyncRun.Status.QUEUED)
+    shown: dict[int, str] = {}
+
+    publish_changed_waits([page.pk], shown)
+    assert published == []  # just queued: the card already says "waiting"
+
+    SyncRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - WAIT_WARNING_AFTER)
+    publish_changed_waits([page.pk], shown)
+    publish_changed_waits([page.pk], shown)
+    assert published == [page.pk]  # no worker: published once
+    assert shown == {run.pk: "no_worker"}
+
+    WorkerHeartbeat.objects.create(worker_id="w1", host="h", pid=1)
+    publish_changed_waits([page.pk], shown)
+    assert published == [page.pk, page.pk]  # a worker came: "waiting for a free worker"
+
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.RUNNING)
+    publish_changed_waits([page.pk], shown)
+    assert shown == {}
+    assert len(published) == 2

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from conversations.models import Conversation
+from pages import streams
 from pages.models import FacebookPage, SyncRun
 from pages.tasks import sync_page_task
 from tests.helpers import (
@@ -32,6 +33,7 @@ def page_urls(page):
         ],
         "post": [
             reverse("pages:sync", args=[page.pk]),
+            reverse("pages:full_sync", args=[page.pk]),
             reverse("pages:resume", args=[page.pk]),
             reverse("pages:cancel", args=[page.pk]),
             reverse("pages:reconnect", args=[page.pk]),
@@ -88,11 +90,24 @@ def test_sync_button_records_a_queued_run_and_enqueues_it(
     assert DBTaskResult.objects.get().args_kwargs == {"args": [run.pk], "kwargs": {}}
 
 
-def test_sync_button_with_htmx_returns_the_panel(staff_client, page):
-    response = staff_client.post(reverse("pages:sync", args=[page.pk]), HTTP_HX_REQUEST="true")
-    html = response.content.decode()
-    assert 'data-status="queued"' in html
-    assert "Cancel" in html
+def test_an_htmx_press_answers_only_its_notice_and_publishes_the_card(
+    staff_client, page, monkeypatch
+):
+    published = []
+    monkeypatch.setattr("pages.progress.send_event", lambda *args, **kw: published.append(args))
+
+    first = staff_client.post(reverse("pages:sync", args=[page.pk]), HTTP_HX_REQUEST="true")
+    again = staff_client.post(reverse("pages:sync", args=[page.pk]), HTTP_HX_REQUEST="true")
+
+    # The answer does not depend on the pressed form: a live update may have removed it.
+    assert (first.status_code, first.content) == (200, b"")
+    assert again.content.decode() == "A sync of this page is already running."
+    assert SyncRun.objects.count() == 1
+    cards = [html for _, event_type, html in published if event_type == "progress"]
+    assert len(cards) == 2
+    assert 'data-status="queued"' in cards[0]
+    assert 'id="cancel-button"' in cards[0]
+    assert "hx-swap-oob" not in cards[0]
 
 
 def test_second_sync_request_does_not_start_a_second_run(staff_client, page):
@@ -100,6 +115,15 @@ def test_second_sync_request_does_not_start_a_second_run(staff_client, page):
     response = staff_client.post(reverse("pages:sync", args=[page.pk]), follow=True)
     assert SyncRun.objects.count() == 1
     assert "already running" in response.content.decode()
+
+
+def test_the_stream_starts_after_the_last_event_the_page_was_rendered_with(staff_client, page):
+    staff_client.post(reverse("pages:sync", args=[page.pk]))  # publishes a card
+    html = staff_client.get(reverse("pages:detail", args=[page.pk])).content.decode()
+    last = streams.current_event_id(page.pk)
+    assert last > 0
+    events = reverse("pages:events", args=[page.pk])
+    assert f'sse-connect="{events}?lastEventId=page-{page.pk}:{last}"' in html
 
 
 @pytest.mark.django_db(transaction=True)
@@ -174,7 +198,9 @@ def test_cancel_of_a_running_sync_stops_it_and_resume_continues(
     assert Conversation.objects.count() == run.current
     html = client.get(reverse("pages:detail", args=[page.pk])).content.decode()
     assert "Sync cancelled" in html
-    assert f"Progress saved at conversation #{run.current}" in html
+    of_total = f" of {run.total}" if run.total else ""  # the census counts 200
+    assert f"Cancelled at conversation {run.current}{of_total}." in html
+    assert f"Progress is saved: {run.current}{of_total} conversations done." in html
     assert "Resume sync" in html
 
     client.post(reverse("pages:resume", args=[page.pk]))
@@ -194,7 +220,8 @@ def test_token_expiry_shows_reconnect_form_and_reconnecting_allows_resume(
     assert sync_page_task.call(run.pk) == "failed"
 
     html = staff_client.get(reverse("pages:detail", args=[page.pk])).content.decode()
-    assert "Reconnect this page" in html
+    assert "Reconnect this Page" in html
+    assert "Resume sync" not in html
     assert page.access_token not in html
 
     sandbox.sandbox.set_token(page.facebook_id, "EAAB-fresh")
@@ -203,6 +230,11 @@ def test_token_expiry_shows_reconnect_form_and_reconnecting_allows_resume(
     )
     assert "rejected the access token" in bad.content.decode()
     assert 'value="nope"' not in bad.content.decode()
+    pressed = staff_client.post(
+        reverse("pages:reconnect", args=[page.pk]), {"access_token": "nope"}, HTTP_HX_REQUEST="true"
+    )
+    assert "rejected the access token" in pressed.content.decode()  # the notice, in place
+    assert "nope" not in pressed.content.decode()
     staff_client.post(reverse("pages:reconnect", args=[page.pk]), {"access_token": "EAAB-fresh"})
     page.refresh_from_db()
     assert page.token_status == FacebookPage.TokenStatus.OK
@@ -244,7 +276,8 @@ def test_page_detail_shows_history_and_checkpoint(staff_client, page):
     sync(page)
     html = staff_client.get(reverse("pages:detail", args=[page.pk])).content.decode()
     assert "Sync history" in html
-    assert "&quot;eventsCreated&quot;" in html or '"eventsCreated"' in html
+    assert "Technical details" in html
+    assert "&quot;eventsCreated&quot;" in html
     assert page.access_token not in html
 
 
@@ -267,6 +300,16 @@ def test_page_list_shows_pages_with_counts(staff_client, sandbox):
     html = staff_client.get(reverse("pages:list")).content.decode()
     assert page.name in html
     assert "Sync from Facebook" in html
+
+
+def test_page_list_offers_connect_not_sync_for_a_page_without_a_token(staff_client, db):
+    FacebookPage.objects.create(facebook_id="555000111", name="Made in the admin")
+
+    html = staff_client.get(reverse("pages:list")).content.decode()
+
+    assert "Not connected" in html
+    assert "Sync from Facebook" not in html
+    assert f"{reverse('pages:connect')}?page_id=555000111" in html
 
 
 def test_login_with_a_wrong_password_shows_the_error_in_the_form(client, db):

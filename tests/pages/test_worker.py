@@ -1,5 +1,5 @@
 """The real worker process: SIGKILL mid-run is reaped (Resume shows live) and resumes exactly;
-SIGTERM stops after the conversation in flight."""
+SIGTERM stops after the conversation in flight (and records that the worker stopped)."""
 
 import signal
 import time
@@ -7,6 +7,7 @@ import time
 import pytest
 
 from conversations.models import Conversation
+from pages.models import WorkerHeartbeat
 from tests.helpers import connect, staff_session_cookie
 from tests.sse import SseReader
 from tests.truth import assert_matches_truth, expected_counts
@@ -68,6 +69,10 @@ def test_worker_sigterm_stops_after_the_conversation_in_flight(make_graph_sandbo
     assert time.monotonic() - sent < 5
     run.refresh_from_db()
     assert run.status == "interrupted"
+    # Its heartbeat says it is gone at once (the Page screen says no worker runs).
+    heartbeat = WorkerHeartbeat.objects.get()
+    assert heartbeat.pid == worker.pid
+    assert heartbeat.stopped_at is not None
     page.refresh_from_db()
     assert page.sync_checkpoint["status"] == "interrupted"
     assert page.sync_checkpoint["current"] == run.current == Conversation.objects.count()

@@ -2,12 +2,14 @@
 outlives database outages.
 
 Housekeeping (pages.schedule) runs in a background thread every SYNC_REAPER_INTERVAL_SECONDS:
-runs whose process died (SIGKILL, a lost machine) are reaped and resumed, and scheduled syncs
-that are due are queued. A lost database connection (a restart, a failover, "too many
-clients") no longer ends the worker: it closes its connections, waits (1 s, doubling up to
-30 s) and goes on. Autoreload is off (it would kill syncs mid-run). Give each worker a
-distinct --worker-id in production, and run it under a supervisor (systemd, the Procfile's
-process manager) so that a crash of another kind restarts it.
+the worker's heartbeat is written (the Page screen says when a worker was last seen, and that
+none runs when a queued sync waits for nothing), runs whose process died (SIGKILL, a lost
+machine) are reaped and resumed, and scheduled syncs that are due are queued. A lost
+database connection (a restart, a failover, "too many clients") no longer ends the worker:
+it closes its connections, waits (1 s, doubling up to 30 s) and goes on. Autoreload is off
+(it would kill syncs mid-run). Give each worker a distinct --worker-id in production, and
+run it under a supervisor (systemd, the Procfile's process manager) so that a crash of
+another kind restarts it.
 """
 
 import logging
@@ -28,6 +30,8 @@ MAX_RETRY_SECONDS = 30.0
 # After this long without an outage, the next one starts again from the first delay.
 HEALTHY_AFTER_SECONDS = 60.0
 DATABASE_OUTAGES = (OperationalError, InterfaceError)
+# How long a stopping worker waits for its housekeeping thread to record the stop.
+STOP_GRACE_SECONDS = 5.0
 
 
 class ResilientWorker(Worker):
@@ -96,7 +100,7 @@ class Command(DbWorkerCommand):
         )
         stop = threading.Event()
         thread = threading.Thread(
-            target=housekeeping_forever, args=(stop,), daemon=True, name="housekeeping"
+            target=housekeeping_forever, args=(stop, worker_id), daemon=True, name="housekeeping"
         )
         thread.start()
         try:
@@ -104,3 +108,5 @@ class Command(DbWorkerCommand):
             worker.run()
         finally:
             stop.set()
+            # Let it record that this worker stopped (a daemon thread dies with the process).
+            thread.join(timeout=STOP_GRACE_SECONDS)

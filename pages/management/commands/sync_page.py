@@ -38,6 +38,8 @@ class Command(BaseCommand):
         if all:
             pages = list(
                 FacebookPage.objects.exclude(token_status=FacebookPage.TokenStatus.NEEDS_RECONNECT)
+                # A Page without a token (made in the admin) is not connected: nothing to sync.
+                .exclude(encrypted_access_token="")
             )
         else:
             pages = list(FacebookPage.objects.filter(facebook_id=page_id.strip()))
@@ -65,6 +67,8 @@ class Command(BaseCommand):
             raise SystemExit(1)
 
     def sync_one(self, page: FacebookPage, *, mode: Start, stop: threading.Event) -> dict:
+        if not page.is_connected:
+            return result_of(page, None, "failed", "The page is not connected: run connect_page.")
         if page.needs_reconnect:
             return result_of(page, None, "failed", "The page needs reconnecting: run connect_page.")
         try:
