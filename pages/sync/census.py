@@ -21,7 +21,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 
 from pages.graph.errors import (
     GraphConfigurationError,
@@ -32,7 +31,7 @@ from pages.graph.errors import (
 from pages.graph.paging import next_position
 from pages.models import FacebookPage
 from pages.sync import findings
-from pages.sync.checkpoint import FOLDERS
+from pages.sync.checkpoint import FOLDERS, walk_start
 from pages.sync.folders import FolderAvailability, FolderUnavailable
 from pages.sync.listing import STOPPING_ERRORS, ConversationLists
 from pages.sync.recorder import RunRecorder
@@ -79,19 +78,16 @@ class Census:
         except GraphError as exc:
             # Counting is a nicety: the walk goes on without a total rather than not at all.
             logger.info("Census of page %s ended early (%s); no total", self.page.pk, exc)
-            self.record.advance(phase="walk", **self._walk_start())
+            self.record.advance(phase="walk", **walk_start(self.record.cp.current))
         else:
             total = self.record.cp.counted
             self.record.advance(
-                phase="walk", total=total, totalIsEstimate=False, **self._walk_start()
+                phase="walk",
+                total=total,
+                totalIsEstimate=False,
+                **walk_start(self.record.cp.current),
             )
         self.record.report()
-
-    def _walk_start(self) -> dict[str, Any]:
-        return {
-            "walkStartedAt": timezone.now().isoformat(),
-            "walkStartCurrent": self.record.cp.current,
-        }
 
     def _start(self) -> None:
         """Read the first page of ids of every folder, in one call when Graph allows it."""

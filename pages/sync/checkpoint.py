@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 
 from pages.models import FacebookPage, SyncRun
 
@@ -180,6 +181,12 @@ def percent_done(current: int, total: int | None, status: str) -> int | None:
     if not total:
         return None
     return min(99, current * 100 // total)
+
+
+def walk_start(current: int) -> dict[str, Any]:
+    """The checkpoint fields that say this run's walk begins now, at `current` (its pace
+    counts from there: pages.sync.pace)."""
+    return {"walkStartedAt": timezone.now().isoformat(), "walkStartCurrent": current}
 
 
 def pretty_json(page: FacebookPage) -> str:

@@ -46,7 +46,7 @@ from pages.graph.paging import next_position
 from pages.models import FacebookPage, SyncRun
 from pages.sync import findings, runs, threads
 from pages.sync.census import Census
-from pages.sync.checkpoint import FOLDERS, Checkpoint
+from pages.sync.checkpoint import FOLDERS, Checkpoint, walk_start
 from pages.sync.controls import RunControls, SyncStopped
 from pages.sync.fields import FieldSet
 from pages.sync.folders import FolderAvailability, FolderUnavailable
@@ -108,14 +108,12 @@ class PageSync:
 
     def _initial_checkpoint(self) -> Checkpoint:
         saved = Checkpoint.of(self.page)
-        # This run's pace counts from where it starts walking (pages.sync.pace).
-        walk_start = {"walkStartedAt": timezone.now().isoformat(), "walkStartCurrent": 0}
         # A resumed run continues the page's checkpoint; so does a parked run claimed again.
         if saved is not None and (self.run.resumed or saved.owned_by(self.run)):
             resumed = replace(saved, runId=self.run.pk, status="running", message="")
             if resumed.phase == "census":
                 return resumed
-            return replace(resumed, **{**walk_start, "walkStartCurrent": resumed.current})
+            return replace(resumed, **walk_start(resumed.current))
         full = self.run.mode == SyncRun.Mode.FULL
         # Facebook gives no total: a first or full sync counts the Page first (the census);
         # until it has, what we hold is the estimate. An incremental run has no total.
@@ -129,7 +127,7 @@ class PageSync:
             phase=phase,
             total=estimate,
             totalIsEstimate=estimate is not None,
-            **({} if phase == "census" else walk_start),
+            **({} if phase == "census" else walk_start(0)),
         )
 
     def execute(self) -> Outcome:
