@@ -89,6 +89,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "pages",
     "conversations",
+    "webhooks",
+    "privacy",
     "graph_sandbox",
     "fbsync.apps.FbsyncConfig",
     "axes",

@@ -39,6 +39,16 @@ class FacebookPage(models.Model):
     # When a token was last stored (connect or reconnect): a run that failed before it failed
     # with the old token, and its error no longer says anything about the Page.
     connected_at = models.DateTimeField(null=True, blank=True)
+    # The app-scoped id of the Facebook user whose Login gave the token (blank when it was
+    # pasted): Meta's deauthorize and data-deletion callbacks name that user.
+    facebook_user_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # Webhooks: the fields Graph last said this app is subscribed to for the Page
+    # (`GET /{page}/subscribed_apps`), when that was checked, and the last delivery.
+    webhook_fields = models.JSONField(default=list, blank=True)
+    webhook_checked_at = models.DateTimeField(null=True, blank=True)
+    last_webhook_at = models.DateTimeField(null=True, blank=True)
+    # Messages the scheduled sync found that no webhook had delivered (a gap it repaired).
+    webhook_gap_messages = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
