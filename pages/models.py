@@ -108,6 +108,11 @@ class SyncRun(models.Model):
         COMMAND = "command", "Command line"
         SCHEDULE = "schedule", "Schedule"
         ADMIN = "admin", "Admin"
+        # A webhook from a person with no known conversation: learn its id (webhooks carry
+        # PSIDs, not thread ids).
+        WEBHOOK = "webhook", "Webhook"
+        # Connected with Facebook Login: the first sync offered in the Page picker.
+        LOGIN = "login", "Facebook Login"
 
     page = models.ForeignKey(FacebookPage, on_delete=models.CASCADE, related_name="sync_runs")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
