@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from . import errors
+from . import consent, errors
 from .api import Request
 from .odd_values import splice_raw
 from .result import Result, appsecret_proof
@@ -37,6 +37,7 @@ HTML_ERROR = (
 )
 STATUS_TEXT = {
     200: "OK",
+    302: "Found",
     400: "Bad Request",
     403: "Forbidden",
     404: "Not Found",
@@ -64,6 +65,16 @@ CONTROL = {
     "set_usage": "set_usage",
     "app_credentials": "app_credentials",
     "set_token_info": "set_token_info",
+    "configure_webhooks": "configure_webhooks",  # webhooks: graph_sandbox/webhook_controls.py
+    "send_webhooks": "send_webhooks",
+    "send_raw_webhook": "send_raw_webhook",
+    "webhook_log": "webhook_log",
+    "wait_for_webhooks": "wait_for_webhooks",
+    "oauth_consent": "oauth_consent",
+    "oauth_user": "oauth_user",
+    "expire_oauth_codes": "expire_oauth_codes",
+    "subscriptions": "subscriptions_info",
+    "unsubscribe_app": "unsubscribe_app",
 }
 
 
@@ -88,7 +99,10 @@ class GraphApp:
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        if path.startswith("/_sandbox/"):
+        login_page = consent.serve(self.sandbox, path, method, environ)  # Facebook Login's pages
+        if login_page is not None:
+            status, headers, body = login_page
+        elif path.startswith("/_sandbox/"):
             status, headers, body = self.control(path[len("/_sandbox/") :], method, environ)
         else:
             status, headers, body = self.api(path, method, environ)

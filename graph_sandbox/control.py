@@ -144,3 +144,69 @@ class SandboxControl:
         """What the Page's current token is for ``debug_token``: ``type``, ``expires_at``,
         ``expired``, ``scopes``, ``missing_scopes``, ``profile_id`` (see the README)."""
         return self.call("set_token_info", page_id=page_id, **info)
+
+    # -- webhooks (graph_sandbox/webhook_controls.py) ---------------------------------------
+
+    def configure_webhooks(self, url: str | None, **options: Any) -> dict[str, Any]:
+        """Where and how webhooks are posted: ``duplicate_rate``, ``shuffle``,
+        ``max_events_per_delivery``, ``items_per_entry``, ``standby``, ``retries``,
+        ``retry_delay_seconds``, ``concurrency``, ``timeout_seconds`` (each call sets all)."""
+        return self.call("configure_webhooks", url=url, **options)
+
+    def send_webhooks(self, page_id: str, kind: str = "message", n: int = 1, **options: Any):
+        """Create ``n`` events of ``kind`` and post them (see the README)."""
+        return self.call("send_webhooks", page_id=page_id, kind=kind, n=n, **options)
+
+    def send_raw_webhook(self, body: Any, sign: bool = True, signature: str | None = None) -> int:
+        return self.call("send_raw_webhook", body=body, sign=sign, signature=signature)
+
+    def webhook_log(self, since: int = 0) -> list[dict[str, Any]]:
+        return self.call("webhook_log", since=since)
+
+    def wait_for_webhooks(self, timeout: float = 10.0) -> bool:
+        """Block until nothing is in flight; ``timeout`` must stay under this client's."""
+        return self.call("wait_for_webhooks", timeout=timeout)
+
+    # -- Facebook Login and subscribed_apps (graph_sandbox/oauth.py, subscriptions.py) --------
+
+    def oauth_consent(
+        self,
+        client_id: str,
+        redirect_uri: str,
+        state: str | None = None,
+        scopes: list[str] | None = None,
+        page_ids: list[str] | None = None,
+        approve: bool = True,
+        **dialog: Any,
+    ) -> str:
+        """The Login dialog without its HTML → the redirect URL (``?code=…&state=…`` or
+        Meta's ``error=access_denied`` parameters); ``dialog``: ``asked``, ``config_id``."""
+        return self.call(
+            "oauth_consent",
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            state=state,
+            scopes=scopes,
+            page_ids=page_ids,
+            approve=approve,
+            **dialog,
+        )
+
+    def oauth_user(
+        self,
+        user_id: str | None = None,
+        name: str | None = None,
+        tasks: dict[str, list[str]] | None = None,
+    ) -> dict[str, Any]:
+        """Configure (or, with no arguments, read) the sandbox's Facebook user."""
+        return self.call("oauth_user", user_id=user_id, name=name, tasks=tasks)
+
+    def expire_oauth_codes(self) -> int:
+        return self.call("expire_oauth_codes")
+
+    def subscriptions(self) -> dict[str, list[str]]:
+        """Page id → subscribed webhook fields (subscribed Pages only)."""
+        return self.call("subscriptions")
+
+    def unsubscribe_app(self, page_id: str) -> bool:
+        return self.call("unsubscribe_app", page_id=page_id)

@@ -104,6 +104,9 @@ class Dataset:
         self.conversations: dict[str, Conversation] = {}
         self._rng = random.Random(f"{seed}:ids")
         self._psids: set[str] = set()
+        # messages whose content was written rather than generated (the webhook sender's
+        # send_webhooks, graph_sandbox/webhook_controls.py): (conversation id, index) -> message
+        self.custom_messages: dict[tuple[str, int], Message] = {}
         for k in range(pages):
             prng = random.Random(f"{seed}:page:{k}")
             page_id = str(prng.randrange(10**16, 10**17))
@@ -199,19 +202,19 @@ class Dataset:
         return base + tuple(conv.extra_ts) if conv.extra_ts else base
 
     def message(self, conv: Conversation, index: int) -> Message:
-        stamps = self.message_timestamps(conv)
-        return generate_message(
-            self.seed, conv, index, stamps[index], inbound=index >= conv.base_count
-        )
+        return self._message(conv, index, self.message_timestamps(conv)[index])
+
+    def _message(self, conv: Conversation, index: int, ts: int) -> Message:
+        custom = self.custom_messages.get((conv.id, index))
+        if custom is not None:
+            return custom
+        return generate_message(self.seed, conv, index, ts, inbound=index >= conv.base_count)
 
     def messages_before(self, conv: Conversation, end: int, limit: int) -> list[Message]:
         """Messages with index < ``end``, newest first, at most ``limit``."""
         stamps = self.message_timestamps(conv)
         start = max(0, end - limit)
-        return [
-            generate_message(self.seed, conv, i, stamps[i], inbound=i >= conv.base_count)
-            for i in range(end - 1, start - 1, -1)
-        ]
+        return [self._message(conv, i, stamps[i]) for i in range(end - 1, start - 1, -1)]
 
     def message_ids(self, conv: Conversation) -> list[str]:
         """All message ids, newest first (cheap: no content generated)."""

@@ -16,6 +16,9 @@ Page or one missing scopes; a new token (``set_token``) is a default one again. 
 and secret come from the seed (the secret is ``app_secret`` when that option is set):
 :meth:`TokenControls.app_credentials`.
 
+User tokens from Facebook Login (graph_sandbox.oauth) are answered as ``type: USER`` with their
+granted scopes; a Page token Login handed out reports the consenting user and that consent.
+
 This is an app-level call: it is not counted against any Page's rate limit or usage, faults do
 not fire on it, and ``stats()`` counts it as ``debug_token`` (under no page).
 """
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
     from .api import Request
     from .dataset import Dataset, Page
     from .faults import FaultConfig
+    from .oauth import LoginRegistry
     from .stats import RequestStats
 
 DEFAULT_SCOPES = (
@@ -64,6 +68,10 @@ class TokenInfo:
     expires_at: int = 0  # epoch seconds; 0 = never
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     profile_id: str | None = None
+    # set when Facebook Login handed the token out (graph_sandbox.oauth): who consented, and
+    # the Pages of that consent (granular_scopes' target_ids); None: the defaults
+    user_id: str | None = None
+    target_ids: tuple[str, ...] | None = None
 
 
 class TokenRegistry:
@@ -93,7 +101,7 @@ class TokenRegistry:
         self,
         req: Request,
         config: FaultConfig,
-        page_of_token: Callable[[str], Page | None],
+        is_known: Callable[[str], bool],
         check_proof: bool = True,
     ) -> None:
         """Only the app token may ask; its proof is checked like any call's (a batch item
@@ -106,7 +114,7 @@ class TokenRegistry:
             raise errors.token_required()
         app_token = self.app_token(config)
         if not hmac.compare_digest(req.token.encode(), app_token.encode()):
-            if page_of_token(req.token) is not None:
+            if is_known(req.token):  # a Page or user token
                 raise errors.invalid_param(NEEDS_APP_TOKEN)
             if "|" in req.token:
                 raise GraphError(190, "Invalid OAuth access token signature.")
@@ -150,9 +158,9 @@ class TokenRegistry:
         if info.type == "PAGE":
             data["profile_id"] = info.profile_id or page.id
         if info.type != "APP":
-            data["user_id"] = self.user_id
+            data["user_id"] = info.user_id or self.user_id
         data["scopes"] = list(info.scopes)
-        targets = [data.get("profile_id") or page.id]
+        targets = list(info.target_ids or [data.get("profile_id") or page.id])
         data["granular_scopes"] = [
             {"scope": s, "target_ids": targets} if s.startswith("pages_") else {"scope": s}
             for s in info.scopes
@@ -179,7 +187,11 @@ class TokenControls:
     expired: set[str]
     request_stats: RequestStats
     tokens: TokenRegistry
+    login: LoginRegistry
     _page: Callable[[str | None], Page]
+
+    def _is_known_token(self, token: str) -> bool:
+        return token in self.login.user_tokens or self.dataset.page_of_token(token) is not None
 
     def debug_token(self, req: Request, check_proof: bool = True) -> Result:
         """One ``GET /debug_token`` call (a plain request or a batch item)."""
@@ -187,12 +199,16 @@ class TokenControls:
         with self.lock:
             try:
                 registry = self.tokens
-                registry.authorise(req, self.config, self.dataset.page_of_token, check_proof)
+                registry.authorise(req, self.config, self._is_known_token, check_proof)
                 input_token = req.params.get("input_token", "")
                 if not input_token:
                     raise errors.invalid_param("The parameter input_token is required")
-                page = self.dataset.page_of_token(input_token)
-                data = registry.debug(input_token, self.config, page, self.expired)
+                user = self.login.user_tokens.get(input_token)
+                if user is not None:  # a user token from Facebook Login
+                    data = user.debug(registry.app_id, int(time.time()))
+                else:
+                    page = self.dataset.page_of_token(input_token)
+                    data = registry.debug(input_token, self.config, page, self.expired)
                 result.body = {"data": data}
             except GraphError as exc:
                 result.status = exc.status

@@ -58,6 +58,10 @@ class FaultConfig:
     weight_budget: int | None = None
     weight_max_limit: int = WEIGHT_MAX_LIMIT
     batch_item_rate_limit: float | None = None
+    # Facebook Login (graph_sandbox.oauth): the app's allowed redirect URIs (a list or "a,b";
+    # None: any), and how long a dialog's code can be exchanged
+    oauth_redirect_uris: tuple[str, ...] | str | None = None
+    oauth_code_ttl_seconds: float = 600.0
 
     def update(self, **options: Any) -> None:
         names = {f.name for f in dataclasses.fields(self)}

@@ -27,13 +27,16 @@ from .debug_token import TokenControls, TokenRegistry
 from .errors import GraphError
 from .faults import FaultConfig, FaultQueue, PageMeter
 from .faults import now as monotonic
+from .oauth import LoginControls, LoginRegistry
 from .odd_values import OddValues
 from .real_graph import visible_truth
 from .result import Result, appsecret_proof
 from .stats import RequestStats
+from .subscriptions import SubscriptionControls
+from .webhook_controls import WebhookControls
 
 
-class Sandbox(TokenControls):
+class Sandbox(TokenControls, LoginControls, SubscriptionControls, WebhookControls):
     """A fake Graph API: call :meth:`execute` (through the WSGI app) or the control methods."""
 
     def __init__(
@@ -63,6 +66,8 @@ class Sandbox(TokenControls):
         self._mutations = 0
         self.request_stats = RequestStats()
         self.tokens = TokenRegistry(seed)  # debug_token: the app and what each token is
+        self.subscriptions: dict[str, list[str]] = {}  # page id -> subscribed webhook fields
+        self.login = LoginRegistry()  # Facebook Login: the user, codes, user tokens (oauth.py)
 
     # -- convenience ------------------------------------------------------------------------
 
@@ -167,6 +172,10 @@ class Sandbox(TokenControls):
         """Run one API call; never raises for API-level errors."""
         if req.path.strip("/") == "debug_token":  # app-level: graph_sandbox/debug_token.py
             return self.debug_token(req, check_proof)
+        # Facebook Login (oauth.py) and the webhook subscription edge (subscriptions.py)
+        answer = self.login_api(req, in_batch, check_proof)
+        if answer or (answer := self.subscribed_apps_api(req, in_batch, check_proof)):
+            return answer
         result = Result()
         t = self.clock()
         with self.lock:
@@ -323,7 +332,10 @@ class Sandbox(TokenControls):
         if folder not in FOLDERS:
             raise ValueError(f"unknown folder {folder!r}")
         with self.lock:
-            return self.dataset.add_conversations(self._page(page_id), int(n), folder, messages)
+            page = self._page(page_id)
+            ids = self.dataset.add_conversations(page, int(n), folder, messages)
+            self._notify_new_messages(page, [page.conversations[i] for i in ids], None)  # webhooks
+            return ids
 
     def _pick(self, page: Page, n: int) -> list[Conversation]:
         """Deterministic picks from the older half of the inbox (all folders if it is tiny)."""
@@ -353,6 +365,7 @@ class Sandbox(TokenControls):
             ts = self.dataset.activity_ts(page)
             for conv in convs:
                 self.dataset.append_messages(conv, int(per_conversation), ts)
+            self._notify_new_messages(page, convs, int(per_conversation))  # webhooks
             return [c.id for c in convs]
 
     def rename_participant(

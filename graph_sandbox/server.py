@@ -141,6 +141,7 @@ class SandboxServer:
         self._httpd.serve_forever(poll_interval=0.2)
 
     def stop(self) -> None:
+        self.sandbox.stop_webhooks()  # no delivery thread outlives the server
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)

@@ -1,7 +1,8 @@
 """``manage.py graph_sandbox``: serve a seeded fake Graph API until Ctrl-C / SIGTERM.
 
 The last line printed is JSON (``{"url": ..., "pages": [{"id", "name", "access_token"}], "app":
-{"app_id", "app_secret", "app_token"}}``) so scripts can read the URL and the fake tokens.
+{"app_id", "app_secret", "app_token"}, "oauth": {"app_id", "user_id", "user_name",
+"dialog_url"}}``) so scripts can read the URL and the fake tokens.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from graph_sandbox.real_graph import WEIGHT_MAX_LIMIT
 from graph_sandbox.sandbox import Sandbox
 from graph_sandbox.server import SandboxServer
+from graph_sandbox.webhook_controls import add_webhook_arguments, webhook_options
 
 # options whose command-line value is the Sandbox option as it is (None/False: not given)
 REAL_GRAPH_FLAGS = (
@@ -116,11 +118,16 @@ class Command(BaseCommand):
             default=None,
             help="batch items over this many calls/s per page answer 613",
         )
+        add_webhook_arguments(parser)
 
     def handle(self, *args: Any, **opts: Any) -> None:
         sandbox = Sandbox(
             opts["conversations"], opts["seed"], opts["pages"], **sandbox_options(opts)
         )
+        webhooks = webhook_options(opts)
+        if webhooks is not None:  # Messenger webhooks to the app (graph_sandbox/README.md)
+            sandbox.configure_webhooks(**webhooks)
+            self.stdout.write(f"webhooks posted to {webhooks['url']}")
         server = SandboxServer(sandbox, opts["host"], opts["port"]).start()
         stop = threading.Event()
 
@@ -136,7 +143,11 @@ class Command(BaseCommand):
             out.write(f"page {page_id} {name!r} token {token}")
         app = sandbox.app_credentials()
         out.write(f"app {app['app_id']} secret {app['app_secret']} (debug_token)")
-        info = {"url": server.url, "pages": sandbox.pages_info(), "app": app}
+        user = sandbox.oauth_user()
+        oauth = {"app_id": app["app_id"], "user_id": user["id"], "user_name": user["name"]}
+        oauth["dialog_url"] = f"{server.url}/dialog/oauth"  # FACEBOOK_DIALOG_URL
+        out.write(f"Facebook Login: {oauth['dialog_url']} as user {user['id']}")
+        info = {"url": server.url, "pages": sandbox.pages_info(), "app": app, "oauth": oauth}
         out.write(json.dumps(info, ensure_ascii=False))
         out.flush()
         try:
