@@ -7,5 +7,6 @@ app_name = "conversations"
 urlpatterns = [
     path("", views.conversation_list, name="list"),
     path("<int:pk>/", views.conversation_detail, name="detail"),
+    path("events/", views.conversation_events, name="events"),
     path("activity/<int:page_pk>/", views.activity, name="activity"),
 ]

@@ -1,26 +1,35 @@
 """The staff screens for stored conversations: a searchable list, one thread, and a Page's
 activity heat map. Read-only and thin: querysets here, presentation in the templates.
 
-This app must not import `pages` (design.md §2), so the Page model is reached through the
-foreign key of `Conversation.page`.
+The screens update live (conversations.live): each page load names the event stream to follow
+(`conversation_events`, daphne's side is pages.streams), and a live refresh asks the same URL
+again with `HX-Request`, which answers only the live part.
+
+This app's models must not depend on `pages` (design.md §2), so the Page model is reached
+through the foreign key of `Conversation.page`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
+from django.views.decorators.vary import vary_on_headers
 
+from conversations import live
 from conversations.models import Conversation, InteractionEvent, Message
 from conversations.snippets import add_list_snippets
-from fbsync.access import inbox_access_required
+from fbsync.access import can_use_inbox, inbox_access_required
 from fbsync.timezones import TIMEZONE_COOKIE, reader_timezone
+from pages import streams
 
 PER_PAGE = 50
 # ISO weekday numbers (1 = Monday … 7 = Sunday) and the names shown for them.
@@ -75,8 +84,16 @@ def filter_conversations(
     return queryset
 
 
+def live_events_url() -> str:
+    """The live stream, starting after the last change stored before this rendering: a
+    change made while the screen loads is replayed, never lost."""
+    events = reverse("conversations:events")
+    return f"{events}?lastEventId={live.CHANNEL}:{live.current_event_id()}"
+
+
 @require_safe
 @inbox_access_required
+@vary_on_headers("HX-Request")
 def conversation_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:200]
     page_pk = _int_param(request.GET.get("page"))
@@ -109,6 +126,10 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         "filters": filters.urlencode(),
         "filtered": bool(q or page_pk or folder),
     }
+    if request.htmx:
+        # A live refresh: the results only (the reader's search form is left alone).
+        return render(request, "conversations/conversation_list.html#results", context)
+    context["live_events_url"] = live_events_url()
     return render(request, "conversations/conversation_list.html", context)
 
 
@@ -132,6 +153,7 @@ def display_attachments(attachments: Any) -> list[dict[str, Any]]:
 
 @require_safe
 @inbox_access_required
+@vary_on_headers("HX-Request")
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation.objects.select_related("contact", "page"), pk=pk)
     # All stored messages: a thread holds at most a few hundred (up to 25 per sync plus
@@ -148,7 +170,24 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "stored_count": len(thread),
         "event_count": conversation.events.count(),
     }
+    if request.htmx:
+        # A live refresh: the facts and the thread.
+        return render(request, "conversations/conversation_detail.html#live", context)
+    context["live_events_url"] = live_events_url()
     return render(request, "conversations/conversation_detail.html", context)
+
+
+@require_safe
+async def conversation_events(request: HttpRequest) -> HttpResponse:
+    """The conversation screens' live stream (SSE) of conversations.live's notices, for
+    inbox staff only; a browser that reconnects replays what it missed (Last-Event-ID).
+    pages.streams caps the streams and ends one whose user loses access."""
+    user = await request.auser()
+    if not await sync_to_async(can_use_inbox)(user):
+        return HttpResponseForbidden("Staff with access to the inbox only.")
+    # The stream may stay open for hours: it must not keep the connection the checks opened.
+    await sync_to_async(streams.close_db_connections)()
+    return await streams.open_channel_stream(request, live.CHANNEL, user)
 
 
 def activity_grid(events: QuerySet[InteractionEvent]) -> dict[str, Any]:

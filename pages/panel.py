@@ -28,6 +28,7 @@ from pages.models import FacebookPage, SyncRun, WorkerHeartbeat
 from pages.sync import checkpoint, findings
 from pages.sync.checkpoint import FOLDERS, Checkpoint, percent_done
 from pages.sync.pace import Pace, pace_of
+from pages.webhook_facts import webhook_facts
 
 LIVE_TEMPLATE = "pages/page_detail.html#live"
 S = SyncRun.Status
@@ -271,6 +272,7 @@ def panel_context(page: FacebookPage, now: datetime | None = None) -> dict:
         "checkpoint_json": checkpoint.pretty_json(page),
         "conversation_count": page.conversations.count(),
         "schedule": schedule_of(page),
+        "webhooks": webhook_facts(page),
         "unavailable_folders": findings.unavailable_folders(page),
         "degraded_fields": findings.degraded_fields(page),
         # Events can arrive out of order (a page load and a replayed event): the browser

@@ -1,5 +1,5 @@
-"""Live progress: publishing a page's sync card to the browsers that watch it (the only
-module that sends to django-eventstream, design.md §7).
+"""Live progress: publishing a page's sync card to the browsers that watch it (with
+conversations.live, the only modules that send to django-eventstream, design.md §7).
 
 - Every event is a full snapshot (pages.panel renders it), so a lost event is healed by the
   next one and a fresh page load renders the same HTML.

@@ -49,7 +49,8 @@ logger = logging.getLogger(__name__)
 
 
 class StaffChannelManager(DefaultChannelManager):
-    """Only staff with access to the inbox may read a page's progress channel."""
+    """Only staff with access to the inbox may read a channel: a page's progress, or the
+    conversation changes (conversations.live)."""
 
     def can_read_channel(self, user, channel: str) -> bool:
         return can_use_inbox(user)
@@ -294,13 +295,19 @@ def too_many_streams() -> HttpResponse:
 
 
 async def open_stream(request: HttpRequest, page_id: int, user) -> HttpResponse:
-    """The SSE response for one page's channel to an authenticated staff user: within the
-    caps, holding no database connection, and ended once its user may no longer read it."""
+    """The SSE response for one page's channel (its sync card)."""
+    return await open_channel_stream(request, channel_for(page_id), user)
+
+
+async def open_channel_stream(request: HttpRequest, channel: str, user) -> HttpResponse:
+    """The SSE response for one channel (a page's card, or conversations.live's) to an
+    authenticated staff user: within the caps, holding no database connection, and ended
+    once its user may no longer read it."""
     if not _slots.available(user.pk):
         return too_many_streams()
     ensure_background_loop()
     request.user = user  # already loaded: django-eventstream need not look it up again
-    response = await sync_to_async(stream_response)(request, page_id)
+    response = await sync_to_async(stream_response)(request, channel)
     if not response.streaming:
         return response  # django-eventstream's answer to a bad request
     release = _slots.take(user.pk)
@@ -314,10 +321,10 @@ async def open_stream(request: HttpRequest, page_id: int, user) -> HttpResponse:
     return response
 
 
-def stream_response(request: HttpRequest, page_id: int) -> HttpResponse:
-    """django-eventstream's SSE response for one page's channel."""
+def stream_response(request: HttpRequest, channel: str) -> HttpResponse:
+    """django-eventstream's SSE response for one channel."""
     try:
-        return events(request, channels=[channel_for(page_id)])
+        return events(request, channels=[channel])
     finally:
         close_db_connections()
 
