@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conversations.models import Contact, Conversation, InteractionEvent, Message
@@ -40,27 +41,34 @@ class IngestResult:
 
 
 def load_known(page_id: int, facebook_ids: list[str]) -> dict[str, KnownConversation]:
-    """One query for the stored state of a page of conversations."""
-    rows = Conversation.objects.filter(page_id=page_id, facebook_id__in=facebook_ids).values_list(
-        "facebook_id",
-        "pk",
-        "updated_time",
-        "folder",
-        "contact__name",
-        "message_count",
-        "unread_count",
-        "snippet",
-        "can_reply",
-        "sync_pass",
+    """One query for the stored state of a page of conversations. `updated_time` is the one
+    the last sync stored, even when a webhook has moved the row's forward since."""
+    rows = (
+        Conversation.objects.filter(page_id=page_id, facebook_id__in=facebook_ids)
+        .annotate(synced_time=Coalesce("synced_updated_time", "updated_time"))
+        .values_list(
+            "facebook_id",
+            "pk",
+            "synced_time",
+            "folder",
+            "contact__name",
+            "message_count",
+            "unread_count",
+            "snippet",
+            "can_reply",
+            "sync_pass",
+        )
     )
     return {row[0]: KnownConversation(*row[1:]) for row in rows}
 
 
 def known_message_ids(page_id: int, facebook_ids: list[str]) -> set[str]:
+    """The ids a sync already stored. A webhook's copy does not count: the sync reads on past
+    it, to the messages the webhooks may have missed."""
     return set(
-        Message.objects.filter(page_id=page_id, facebook_id__in=facebook_ids).values_list(
-            "facebook_id", flat=True
-        )
+        Message.objects.filter(
+            page_id=page_id, facebook_id__in=facebook_ids, webhook_copy=False
+        ).values_list("facebook_id", flat=True)
     )
 
 
@@ -125,6 +133,7 @@ def ingest_conversation(
         data.snippet,
         data.can_reply,
         sync_pass,
+        None,  # synced_updated_time: `updated_time` is the sync's own again
         now,
         now,
     )
@@ -132,6 +141,11 @@ def ingest_conversation(
     # Oldest first, so rows of one thread are inserted in chronological order (ties keep
     # Graph's order: ordering by (created_time, id) then reads back the right sequence).
     chronological = list(reversed(new_messages))
+    # Messages a webhook stored first make way for Graph's version, inserted in Graph's order
+    # with the others (their events exist already, so they are not new).
+    copies = {}
+    if known is not None and chronological:
+        copies = take_webhook_copies(page_id, [m.facebook_id for m in chronological])
     MESSAGE_ROWS.insert(
         (
             page_id,
@@ -146,6 +160,8 @@ def ingest_conversation(
         )
         for m in chronological
     )
+    if copies:
+        keep_what_webhooks_added(page_id, conversation_pk, copies, chronological)
     events = [
         (
             page_id,
@@ -169,8 +185,8 @@ def ingest_conversation(
     return IngestResult(
         created=known is None,
         changed=known is None or has_changed(known, data) or bool(new_messages),
-        new_messages=len(new_messages),
-        events_created=len(events),
+        new_messages=len(new_messages) - len(copies),
+        events_created=len(events) - len(copies),
     )
 
 
@@ -188,6 +204,7 @@ CONVERSATION_SYNCED_FIELDS = [
     "snippet",
     "can_reply",
     "sync_pass",
+    "synced_updated_time",
 ]
 CONVERSATION_UPSERT = ReturningUpsert(
     Conversation,
@@ -212,6 +229,36 @@ MESSAGE_ROWS = ConflictIgnoringInsert(
 EVENT_ROWS = ConflictIgnoringInsert(
     InteractionEvent, ["page", "conversation", "contact", "kind", "source_id", "occurred_at"]
 )
+
+
+def take_webhook_copies(page_id: int, facebook_ids: list[str]) -> dict[str, dict]:
+    """Delete the rows a webhook stored for these messages (its copy has no names, other
+    attachment shapes, millisecond times): the sync inserts Graph's version in their place,
+    in Graph's order, so what a webhook and then a sync store is what the sync alone stores,
+    ties within a second included. Returns each copy's reactions (webhooks only), by id."""
+    copies = Message.objects.filter(
+        page_id=page_id, facebook_id__in=facebook_ids, webhook_copy=True
+    )
+    reactions = dict(copies.values_list("facebook_id", "reactions"))
+    if reactions:
+        copies.delete()
+    return reactions
+
+
+def keep_what_webhooks_added(
+    page_id: int, conversation_pk: int, copies: dict[str, dict], messages: list[MessageData]
+) -> None:
+    """The replaced copies' reactions, and their events at Graph's time."""
+    for m in messages:
+        if m.facebook_id not in copies:
+            continue
+        if copies[m.facebook_id]:
+            Message.objects.filter(page_id=page_id, facebook_id=m.facebook_id).update(
+                reactions=copies[m.facebook_id]
+            )
+        InteractionEvent.objects.filter(page_id=page_id, source_id=m.facebook_id).exclude(
+            kind=InteractionEvent.Kind.CONVERSATION_STARTED
+        ).update(conversation_id=conversation_pk, occurred_at=m.created_time)
 
 
 def mark_unchanged(known: KnownConversation, sync_pass: str) -> None:

@@ -70,6 +70,15 @@ class Conversation(models.Model):
     # The sync pass that last wrote this row: lets a resumed or re-walking pass recognise
     # conversations it already counted without keeping a list of ids in the checkpoint.
     sync_pass = models.CharField(max_length=32, blank=True)
+    # Webhooks (webhooks.processing) move `updated_time` and `snippet` forward so the lists are
+    # live; this keeps the `updated_time` the last sync stored, which the sync compares with
+    # Graph's to decide what to fetch (conversations.ingest.load_known). NULL: `updated_time`
+    # is the sync's own. Each sync write clears it.
+    synced_updated_time = models.DateTimeField(null=True, blank=True, editable=False)
+    # The person has read / received every message the Page sent up to these times
+    # (message_reads and message_deliveries webhooks; Graph reads have no such field).
+    read_watermark = models.DateTimeField(null=True, blank=True)
+    delivered_watermark = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     synced_at = models.DateTimeField(auto_now=True)
 
@@ -81,6 +90,8 @@ class Conversation(models.Model):
             ),
             graph_time_in_range("updated_time"),
             graph_time_in_range("last_message_at", nullable=True),
+            graph_time_in_range("read_watermark", nullable=True),
+            graph_time_in_range("delivered_watermark", nullable=True),
         ]
         indexes = [models.Index(fields=["page", "-updated_time"])]
 
@@ -106,6 +117,13 @@ class Message(models.Model):
     # Normalised: [{"type": "image"|"video"|"audio"|"file"|"sticker"|"share"|"unknown", ...}]
     attachments = models.JSONField(default=list, blank=True)
     created_time = models.DateTimeField()
+    # Reactions from message_reactions webhooks, the latest action per reacting id:
+    # {psid: {"action": "react"|"unreact", "reaction": "love", "emoji": "❤", "at": epoch ms}}.
+    reactions = models.JSONField(default=dict, db_default={}, blank=True)
+    # Stored from a webhook and not yet read back by a sync. The sync does not stop at such a
+    # row when it looks for new messages (older ones the webhooks missed may lie behind it),
+    # and replaces it with Graph's version when it reads it (conversations.ingest).
+    webhook_copy = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         # Graph timestamps have one-second resolution: ties keep insertion order (id).

@@ -21,7 +21,8 @@ class ConflictIgnoringInsert:
         self.model = model
         self.fields = [model._meta.get_field(name) for name in field_names]
 
-    def insert(self, rows) -> None:
+    def insert(self, rows) -> int:
+        """Insert `rows`; returns how many were inserted (the others conflicted)."""
         connection = connections[router.db_for_write(self.model)]
         prepared = [
             [
@@ -41,7 +42,8 @@ class ConflictIgnoringInsert:
                     f"INSERT INTO {table} ({columns}) VALUES {one_row} ON CONFLICT DO NOTHING",
                     prepared,
                 )
-                return
+                return max(cursor.rowcount, 0)  # summed over the rows by executemany
+            inserted = 0
             for start in range(0, len(prepared), self.ROWS_PER_STATEMENT):
                 chunk = prepared[start : start + self.ROWS_PER_STATEMENT]
                 values = ", ".join([one_row] * len(chunk))
@@ -49,6 +51,8 @@ class ConflictIgnoringInsert:
                     f"INSERT INTO {table} ({columns}) VALUES {values} ON CONFLICT DO NOTHING",
                     [value for row in chunk for value in row],
                 )
+                inserted += cursor.rowcount
+        return inserted
 
 
 class ReturningUpsert:

@@ -25,6 +25,7 @@ from pages import progress
 from pages.models import FacebookPage, SyncRun, WorkerHeartbeat
 from pages.sync.runs import Start, SyncAlreadyRunning, reap_stale_runs, this_host
 from pages.tasks import PageCannotSync, queue_sync
+from webhooks.upkeep import webhook_housekeeping
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ def worker_stopped(worker_id: str) -> None:
 def housekeeping() -> None:
     resume_reaped_runs()
     enqueue_due_syncs()
+    webhook_housekeeping()  # deliveries left behind, Pages' subscriptions
 
 
 def housekeeping_forever(stop: threading.Event, worker_id: str | None = None) -> None:

@@ -179,7 +179,15 @@ class GraphClient:
         Thread-safe: calls from several threads go one at a time."""
         with self._lock:
             return self._with_pauses(
-                lambda: self._with_retries(lambda: self._get_once(path, params))
+                lambda: self._with_retries(lambda: self._object_once("GET", path, params))
+            )
+
+    def post(self, path: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """POST form fields to a Graph path, with the retries and pauses of `get`: only for
+        writes that are safe to repeat (a retry may land twice), such as a subscription."""
+        with self._lock:
+            return self._with_pauses(
+                lambda: self._with_retries(lambda: self._object_once("POST", path, data))
             )
 
     def get_page(self, page_id: str) -> dict[str, Any]:
@@ -218,8 +226,9 @@ class GraphClient:
         encoded = urlencode(query)
         return f"{self.version}/{path.lstrip('/')}" + (f"?{encoded}" if encoded else "")
 
-    def _get_once(self, path: str, params: dict[str, Any] | None) -> dict[str, Any]:
-        body = self._request("GET", path, params=dict(params or {}))
+    def _object_once(self, method: str, path: str, fields: dict[str, Any] | None) -> dict:
+        key = "params" if method == "GET" else "data"
+        body = self._request(method, path, **{key: dict(fields or {})})
         if not isinstance(body, dict):
             raise TransientGraphError("Graph returned JSON that is not an object.")
         return body
