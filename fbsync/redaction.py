@@ -6,7 +6,12 @@ from __future__ import annotations
 import logging
 import re
 
-_SECRET_PARAM = re.compile(r"(access_token|appsecret_proof|input_token)=[^&\s\"']+")
+# Facebook Login's exchanges (pages/facebook_login.py) send client_secret, fb_exchange_token
+# and the login `code` in the query too; `code` only as a query parameter ("code=190" is not).
+_SECRET_PARAM = re.compile(
+    r"(access_token|appsecret_proof|input_token|client_secret|fb_exchange_token|(?<=[?&])code)"
+    r"=[^&\s\"']+"
+)
 
 
 def redact_secret_params(text: str) -> str:

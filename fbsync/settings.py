@@ -11,6 +11,7 @@ import os
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.utils.csp import CSP
@@ -240,12 +241,34 @@ FACEBOOK_GRAPH_VERSION = env.str("FACEBOOK_GRAPH_VERSION", default="v26.0")
 FACEBOOK_APP_ID = env.str("FACEBOOK_APP_ID", default="")  # with the secret: debug_token
 FACEBOOK_APP_SECRET = env.str("FACEBOOK_APP_SECRET", default="")
 FACEBOOK_WEBHOOK_VERIFY_TOKEN = env.str("FACEBOOK_WEBHOOK_VERIFY_TOKEN", default="")
+# Webhooks (the `webhooks` app): the largest delivery stored (Meta batches up to 1,000 events);
+# how long a delivery may stay unprocessed before housekeeping processes it itself; how often
+# each Page's subscription is read back (and renewed when Meta dropped it).
+FACEBOOK_WEBHOOK_MAX_BODY_BYTES = env.int("FACEBOOK_WEBHOOK_MAX_BODY_BYTES", default=4 * 2**20)
+FACEBOOK_WEBHOOK_RETRY_AFTER_SECONDS = env.int("FACEBOOK_WEBHOOK_RETRY_AFTER_SECONDS", default=60)
+FACEBOOK_WEBHOOK_CHECK_SECONDS = env.int("FACEBOOK_WEBHOOK_CHECK_SECONDS", default=3600)
+# Facebook Login ("Connect with Facebook", pages/facebook_login.py; needs the app id and secret).
+# The dialog's host (the version is appended: /{v}/dialog/oauth); the sandbox in tests and demo.
+FACEBOOK_DIALOG_URL = env.str("FACEBOOK_DIALOG_URL", default="https://www.facebook.com").rstrip("/")
+# A Login for Business configuration: sent as `config_id` instead of the scopes.
+FACEBOOK_LOGIN_CONFIG_ID = env.str("FACEBOOK_LOGIN_CONFIG_ID", default="")
+# The exact redirect URI registered with Meta, when the request's own URL is not it (behind a
+# proxy); empty: built from the request.
+FACEBOOK_LOGIN_REDIRECT_URI = env.str("FACEBOOK_LOGIN_REDIRECT_URI", default="")
 # Meta allows about 2 Conversations API calls per second per Page (graph-api.md §5.1).
 FACEBOOK_CALLS_PER_SECOND = env.float("FACEBOOK_CALLS_PER_SECOND", default=2.0)
 FACEBOOK_TIMEOUT_SECONDS = env.float("FACEBOOK_TIMEOUT_SECONDS", default=30.0)
 # One call may take this long in all (a response that trickles in never holds a run forever).
 FACEBOOK_CALL_DEADLINE_SECONDS = env.float("FACEBOOK_CALL_DEADLINE_SECONDS", default=120.0)
 FACEBOOK_MAX_RETRIES = env.int("FACEBOOK_MAX_RETRIES", default=5)
+# The Login picker shows Page pictures from Facebook's CDNs (img-src above); a Graph or dialog
+# host that is not Facebook's (the sandbox) serves its pictures itself.
+for _url in (FACEBOOK_GRAPH_URL, FACEBOOK_DIALOG_URL):
+    _parts = urlsplit(_url)
+    _origin = f"{_parts.scheme}://{_parts.netloc}"
+    _facebook = (_parts.hostname or "").endswith(".facebook.com")
+    if _parts.hostname and not _facebook and _origin not in SECURE_CSP["img-src"]:
+        SECURE_CSP["img-src"].append(_origin)
 
 # --- Sync engine ----------------------------------------------------------------------------
 SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=25)

@@ -42,12 +42,13 @@ class Connected:
 
 
 @sensitive_variables("access_token")
-def connect_page(facebook_id: str, access_token: str) -> Connected:
+def connect_page(facebook_id: str, access_token: str, facebook_user_id: str = "") -> Connected:
     """Ask Graph what the token is (`debug_token` with the app token when FACEBOOK_APP_ID and
     FACEBOOK_APP_SECRET are set, else `GET /{page-id}?fields=id,name`) and refuse it with the
     reason (nothing stored) unless it is a usable Page token of this Page; then store or update
     the page. A new token clears "needs reconnect", and the errors of runs that failed before
-    it (`connected_at`)."""
+    it (`connected_at`). `facebook_user_id`: whose Facebook Login gave the token ("" for a
+    pasted one, which belongs to no Login the privacy callbacks could name)."""
     facebook_id = facebook_id.strip()
     access_token = access_token.strip()
     if not facebook_id.isdigit():
@@ -69,5 +70,6 @@ def connect_page(facebook_id: str, access_token: str) -> Connected:
         page.token_status = FacebookPage.TokenStatus.OK
         page.token_error = ""
         page.connected_at = timezone.now()
+        page.facebook_user_id = facebook_user_id
         page.save()
     return Connected(page, check)

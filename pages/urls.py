@@ -1,12 +1,15 @@
 from django.urls import path
 
-from pages import views
+from pages import login_views, views
 
 app_name = "pages"
 
 urlpatterns = [
     path("", views.page_list, name="list"),
     path("connect/", views.connect, name="connect"),
+    path("facebook/login/", login_views.start, name="facebook_login"),
+    path("facebook/callback/", login_views.callback, name="facebook_callback"),
+    path("facebook/pages/", login_views.choose_pages, name="facebook_pages"),
     path("<int:pk>/", views.page_detail, name="detail"),
     path("<int:pk>/sync/", views.start_sync, name="sync"),
     path("<int:pk>/full-sync/", views.full_sync, name="full_sync"),

@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from fbsync.access import can_use_inbox, inbox_access_required
 from pages import panel, progress, streams
 from pages.connect import Connected, ConnectError, connect_page
+from pages.facebook_login import login_configured
 from pages.graph.tokens import ADVANCED_ACCESS_NOTE
 from pages.models import FacebookPage, SyncRun
 from pages.sync import runs
@@ -31,7 +32,8 @@ def page_list(request: HttpRequest) -> HttpResponse:
         conversation_count=Count("conversations"),
         latest_status=Subquery(latest_run.values("status")[:1]),
     ).order_by("name")
-    return render(request, "pages/page_list.html", {"pages": pages, "nav": "pages"})
+    context = {"pages": pages, "nav": "pages", "facebook_login": login_configured()}
+    return render(request, "pages/page_list.html", context)
 
 
 class ConnectForm(forms.Form):
@@ -61,7 +63,15 @@ def connect(request: HttpRequest) -> HttpResponse:
         else:
             _tell_connected(request, connected, f"Connected {connected.page}.")
             return redirect("pages:detail", pk=connected.page.pk)
-    context = {"form": form, "nav": "pages", "advanced_access_note": ADVANCED_ACCESS_NOTE}
+    login = login_configured()
+    context = {
+        "form": form,
+        "nav": "pages",
+        "advanced_access_note": ADVANCED_ACCESS_NOTE,
+        "facebook_login": login,
+        # The paste form is the advanced path: folded away unless it is the only one or in use.
+        "show_paste": not login or form.is_bound or bool(request.GET.get("page_id")),
+    }
     return render(request, "pages/connect.html", context)
 
 
