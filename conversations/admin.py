@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from conversations.models import Contact, Conversation, InteractionEvent, Message
+from privacy.admin import delete_all_data_of_person
 
 
 @admin.register(Contact)
@@ -9,6 +10,10 @@ class ContactAdmin(admin.ModelAdmin):
     list_filter = ("page",)
     search_fields = ("name", "psid")
     list_select_related = ("page",)
+    # Erasure of a person's conversations, messages and events (privacy/erasure.py), from
+    # the list and from the contact's page; Django's own delete keeps their conversations.
+    actions = [delete_all_data_of_person]
+    change_form_template = "privacy/admin/contact_change_form.html"
 
 
 class MessageInline(admin.TabularInline):
