@@ -205,8 +205,14 @@ WHITENOISE_ALLOW_ALL_ORIGINS = False
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
+        # Syncs run on "default"; webhook deliveries on "webhooks", which every worker also
+        # polls in a lane of its own (run_worker), so a long sync never holds a delivery back.
+        "QUEUES": ["default", "webhooks"],
     }
 }
+# How often a worker's webhook lane looks for a delivery to process (seconds): part of the
+# delay between Meta's POST and the message on the screen.
+WEBHOOK_POLL_SECONDS = env.float("WEBHOOK_POLL_SECONDS", default=0.2)
 
 # --- Live progress (design.md §7) ------------------------------------------------------------
 # Events are stored (replay through Last-Event-ID); only staff may read a page's channel.

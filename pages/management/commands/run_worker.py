@@ -6,7 +6,9 @@ the worker's heartbeat is written (the Page screen says when a worker was last s
 none runs when a queued sync waits for nothing), runs whose process died (SIGKILL, a lost
 machine) are reaped and resumed, and scheduled syncs that are due are queued. A lost
 database connection (a restart, a failover, "too many clients") no longer ends the worker:
-it closes its connections, waits (1 s, doubling up to 30 s) and goes on. Autoreload is off
+it closes its connections, waits (1 s, doubling up to 30 s) and goes on. A second loop, the
+webhook lane, processes webhook deliveries (the "webhooks" queue) every WEBHOOK_POLL_SECONDS,
+so a delivery never waits for the sync this worker is running. Autoreload is off
 (it would kill syncs mid-run). Give each worker a distinct --worker-id in production, and
 run it under a supervisor (systemd, the Procfile's process manager) so that a crash of
 another kind restarts it.
@@ -16,12 +18,14 @@ import logging
 import threading
 import time
 
+from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import InterfaceError, OperationalError, connections
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 from django_tasks_db.management.commands.db_worker import Worker
 
 from pages.schedule import housekeeping_forever
+from webhooks.tasks import QUEUE as WEBHOOK_QUEUE
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +69,13 @@ class Command(DbWorkerCommand):
     def add_arguments(self, parser) -> None:
         super().add_arguments(parser)
         parser.set_defaults(reload=False)
+        parser.add_argument(
+            "--no-webhook-lane",
+            dest="webhook_lane",
+            action="store_false",
+            help="Process webhook deliveries in the main loop, between syncs, rather than in a "
+            "lane of their own (also the case with --batch).",
+        )
 
     def handle(
         self,
@@ -88,6 +99,9 @@ class Command(DbWorkerCommand):
         excluded = exclude_queues.split(",") if exclude_queues else []
         if excluded and "*" not in queue_names:
             raise CommandError("--exclude-queues can only be used with --queue-name=*")
+        use_lane = options.get("webhook_lane", True) and not batch
+        if not use_lane and "*" not in queue_names and WEBHOOK_QUEUE not in queue_names:
+            queue_names.append(WEBHOOK_QUEUE)  # without a lane, deliveries wait their turn
         worker = ResilientWorker(
             queue_names=queue_names,
             interval=interval,
@@ -103,10 +117,27 @@ class Command(DbWorkerCommand):
             target=housekeeping_forever, args=(stop, worker_id), daemon=True, name="housekeeping"
         )
         thread.start()
+        lane = None
+        if use_lane and WEBHOOK_QUEUE not in queue_names:
+            lane = ResilientWorker(
+                queue_names=[WEBHOOK_QUEUE],
+                interval=settings.WEBHOOK_POLL_SECONDS,
+                batch=False,
+                backend_name=backend_name,
+                startup_delay=False,
+                max_tasks=None,
+                worker_id=f"{worker_id}-webhooks",
+                excluded_queue_names=[],
+            )
+            # A daemon: a delivery cut short by the process ending rolls back, stays stored
+            # and is processed again by housekeeping.
+            threading.Thread(target=lane.run, daemon=True, name="webhook-lane").start()
         try:
             worker.configure_signals()
             worker.run()
         finally:
+            if lane is not None:
+                lane.running = False
             stop.set()
             # Let it record that this worker stopped (a daemon thread dies with the process).
             thread.join(timeout=STOP_GRACE_SECONDS)
