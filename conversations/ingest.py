@@ -38,6 +38,9 @@ class IngestResult:
     changed: bool
     new_messages: int
     events_created: int
+    # When each message this sync stored for the first time was sent (a webhook's copy it
+    # replaced is not among them): the recorder tells from them what the webhooks missed.
+    new_message_times: tuple[datetime, ...] = ()
 
 
 def load_known(page_id: int, facebook_ids: list[str]) -> dict[str, KnownConversation]:
@@ -187,6 +190,9 @@ def ingest_conversation(
         changed=known is None or has_changed(known, data) or bool(new_messages),
         new_messages=len(new_messages) - len(copies),
         events_created=len(events) - len(copies),
+        new_message_times=tuple(
+            m.created_time for m in chronological if m.facebook_id not in copies
+        ),
     )
 
 

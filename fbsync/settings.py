@@ -213,6 +213,9 @@ TASKS = {
 # How often a worker's webhook lane looks for a delivery to process (seconds): part of the
 # delay between Meta's POST and the message on the screen.
 WEBHOOK_POLL_SECONDS = env.float("WEBHOOK_POLL_SECONDS", default=0.2)
+# A message a sync finds that was sent at least this long ago while the Page was subscribed,
+# and that no webhook had brought, counts as a gap the sync repaired (shown on the Page).
+WEBHOOK_GAP_GRACE_SECONDS = env.int("WEBHOOK_GAP_GRACE_SECONDS", default=60)
 
 # --- Live progress (design.md §7) ------------------------------------------------------------
 # Events are stored (replay through Last-Event-ID); only staff may read a page's channel.

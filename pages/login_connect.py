@@ -101,10 +101,7 @@ def subscribe_webhooks(page: FacebookPage) -> str:
         )
     finally:
         client.session.close()
-    page.webhook_fields, page.webhook_checked_at = fields, timezone.now()
-    FacebookPage.objects.filter(pk=page.pk).update(
-        webhook_fields=page.webhook_fields, webhook_checked_at=page.webhook_checked_at
-    )
+    page.record_webhook_fields(fields, checked_at=timezone.now())
     missing = missing_fields(fields)
     if missing:
         return (

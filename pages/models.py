@@ -46,8 +46,11 @@ class FacebookPage(models.Model):
     # (`GET /{page}/subscribed_apps`), when that was checked, and the last delivery.
     webhook_fields = models.JSONField(default=list, blank=True)
     webhook_checked_at = models.DateTimeField(null=True, blank=True)
+    # Since when Graph has said the Page's messages are subscribed (None: they are not).
+    webhook_subscribed_at = models.DateTimeField(null=True, blank=True)
     last_webhook_at = models.DateTimeField(null=True, blank=True)
-    # Messages the scheduled sync found that no webhook had delivered (a gap it repaired).
+    # Messages a sync stored that were sent while the Page was subscribed, and that no webhook
+    # had delivered by then: the gaps the syncs repaired (pages.sync.recorder counts them).
     webhook_gap_messages = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -77,6 +80,22 @@ class FacebookPage(models.Model):
     @property
     def needs_reconnect(self) -> bool:
         return self.is_connected and self.token_status == self.TokenStatus.NEEDS_RECONNECT
+
+    def record_webhook_fields(self, fields: list[str], *, checked_at=None) -> None:
+        """Store what Graph read back of the Page's subscription (and when it was checked);
+        `webhook_subscribed_at` starts when `messages` appears and ends when it goes."""
+        subscribed = "messages" in fields
+        changes = {
+            "webhook_fields": fields,
+            "webhook_subscribed_at": (self.webhook_subscribed_at or timezone.now())
+            if subscribed
+            else None,
+        }
+        if checked_at is not None:
+            changes["webhook_checked_at"] = checked_at
+        FacebookPage.objects.filter(pk=self.pk).update(**changes)
+        for name, value in changes.items():
+            setattr(self, name, value)
 
     @property
     def connection_label(self) -> str:

@@ -32,6 +32,8 @@ class WebhookFacts:
     fields: list[str]
     checked_at: datetime | None
     last_received_at: datetime | None
+    # Messages the syncs found that the webhooks had missed (FacebookPage.webhook_gap_messages).
+    gap_messages: int = 0
 
 
 def webhook_facts(page: FacebookPage) -> WebhookFacts:
@@ -45,4 +47,5 @@ def webhook_facts(page: FacebookPage) -> WebhookFacts:
         fields=words,
         checked_at=page.webhook_checked_at,
         last_received_at=page.last_webhook_at,
+        gap_messages=page.webhook_gap_messages,
     )

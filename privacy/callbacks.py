@@ -70,6 +70,7 @@ def disconnect_pages_of(user_id: str, *, forget_user: bool = False) -> list[int]
             page.token_error = DEAUTHORIZED
             page.webhook_fields = []
             page.webhook_checked_at = None
+            page.webhook_subscribed_at = None
             if forget_user:
                 page.facebook_user_id = ""
             page.save(
@@ -78,6 +79,7 @@ def disconnect_pages_of(user_id: str, *, forget_user: bool = False) -> list[int]
                     "token_error",
                     "webhook_fields",
                     "webhook_checked_at",
+                    "webhook_subscribed_at",
                     "facebook_user_id",
                     "updated_at",
                 ]

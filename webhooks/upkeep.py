@@ -89,7 +89,7 @@ def check_page(page: FacebookPage) -> list[str] | None:
         # GraphError texts are scrubbed of tokens (pages.graph.errors).
         logger.warning("Could not check the webhooks of page %s: %s", page.pk, exc)
         return None
-    FacebookPage.objects.filter(pk=page.pk).update(webhook_fields=fields)
+    page.record_webhook_fields(fields)
     if subscriptions.missing_fields(fields):
         logger.warning("Page %s is still not subscribed to every webhook field", page.pk)
     return fields

@@ -14,9 +14,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from pages.models import FacebookPage, SyncRun
@@ -95,12 +98,26 @@ class RunRecorder:
                 changes[outcome] = getattr(self.cp, outcome) + 1
                 if self.cp.total is not None and changes["current"] > self.cp.total:
                     changes["total"] = changes["current"]
+            if gaps := self.webhook_gaps(getattr(result, "new_message_times", ())):
+                FacebookPage.objects.filter(pk=self.page.pk).update(
+                    webhook_gap_messages=F("webhook_gap_messages") + gaps
+                )
             events_created = getattr(result, "events_created", 0)
             changes["eventsCreated"] = self.cp.eventsCreated + events_created
             cp = replace(self.cp, **changes, timestamp=timezone.now().isoformat())
             self.save(cp, run_row=False)
         self.cp = cp
         self.report()
+
+    def webhook_gaps(self, sent_times) -> int:
+        """How many of these newly stored messages the webhooks missed: sent while the Page was
+        subscribed, and long enough ago (WEBHOOK_GAP_GRACE_SECONDS) that their webhook should
+        have come before this sync read them."""
+        since = self.page.webhook_subscribed_at
+        if since is None or not sent_times:
+            return 0
+        before = timezone.now() - timedelta(seconds=settings.WEBHOOK_GAP_GRACE_SECONDS)
+        return sum(1 for sent in sent_times if since <= sent <= before)
 
     def record_problem(self, conversation_id: str, error: str) -> None:
         """Skip a conversation we cannot read or store, once per pass (the closing pass or a

@@ -87,3 +87,11 @@ def test_an_unsubscribed_page_says_new_messages_come_only_with_syncs(shop):
         "Not subscribed to messages (only reads) — new messages arrive only with syncs"
         " (checked 2 hours ago)"
     )
+
+
+def test_messages_the_webhooks_missed_are_shown_only_when_there_are_some(admin_client, shop):
+    url = reverse("pages:detail", args=[shop.pk])
+    assert 'id="fact-webhook-gaps"' not in admin_client.get(url).content.decode()
+    FacebookPage.objects.filter(pk=shop.pk).update(webhook_gap_messages=1204)
+    html = admin_client.get(url).content.decode()
+    assert fact(html, "fact-webhook-gaps") == "1,204 messages reached fbsync only through a sync"
