@@ -25,7 +25,10 @@ from tests.e2e.helpers import CHILD_ENV, VIEWPORTS
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 SIZES = list(VIEWPORTS)
-WITHIN = 1.0  # seconds from the change to the screen
+# Seconds from the change to the screen. The target is 1 s at p95, measured over many samples
+# by benchmarks/webhook_benchmark.py; one sample on a loaded CI machine gets some slack here,
+# still far below what a missed live update would take (the next reload).
+WITHIN = 2.0
 OTHERS = 24  # conversations besides Ana's: a list taller than a phone's screen
 
 # Records, in the browser, when `text` first shows in the element `selector`.
