@@ -218,20 +218,19 @@ CONVERSATION_UPSERT = ReturningUpsert(
     ["page", "facebook_id"],
     [*CONVERSATION_SYNCED_FIELDS, "synced_at"],
 )
-MESSAGE_ROWS = ConflictIgnoringInsert(
-    Message,
-    [
-        "page",
-        "conversation",
-        "facebook_id",
-        "sender_id",
-        "sender_name",
-        "direction",
-        "text",
-        "attachments",
-        "created_time",
-    ],
-)
+# A stored message's columns, as the sync writes them (webhooks.apply adds `webhook_copy`).
+MESSAGE_FIELDS = [
+    "page",
+    "conversation",
+    "facebook_id",
+    "sender_id",
+    "sender_name",
+    "direction",
+    "text",
+    "attachments",
+    "created_time",
+]
+MESSAGE_ROWS = ConflictIgnoringInsert(Message, MESSAGE_FIELDS)
 EVENT_ROWS = ConflictIgnoringInsert(
     InteractionEvent, ["page", "conversation", "contact", "kind", "source_id", "occurred_at"]
 )

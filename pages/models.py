@@ -81,6 +81,16 @@ class FacebookPage(models.Model):
     def needs_reconnect(self) -> bool:
         return self.is_connected and self.token_status == self.TokenStatus.NEEDS_RECONNECT
 
+    def take_turn(self, field: str, new_value) -> bool:
+        """Move the time in `field` from the value this object read to `new_value`, unless
+        another process moved it first: of several workers, exactly one takes a due Page."""
+        previous = getattr(self, field)
+        unchanged = {f"{field}__isnull": True} if previous is None else {field: previous}
+        taken = FacebookPage.objects.filter(pk=self.pk, **unchanged).update(**{field: new_value})
+        if taken:
+            setattr(self, field, new_value)
+        return bool(taken)
+
     def record_webhook_fields(self, fields: list[str], *, checked_at=None) -> None:
         """Store what Graph read back of the Page's subscription (and when it was checked);
         `webhook_subscribed_at` starts when `messages` appears and ends when it goes."""

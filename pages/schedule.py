@@ -85,14 +85,7 @@ def enqueue_due_syncs() -> list[SyncRun]:
     )
     queued = []
     for page in due:
-        previous = page.next_scheduled_sync_at
-        claim = FacebookPage.objects.filter(pk=page.pk)
-        claim = (
-            claim.filter(next_scheduled_sync_at__isnull=True)
-            if previous is None
-            else claim.filter(next_scheduled_sync_at=previous)
-        )
-        if not claim.update(next_scheduled_sync_at=now + timedelta(seconds=interval)):
+        if not page.take_turn("next_scheduled_sync_at", now + timedelta(seconds=interval)):
             continue  # another worker took it
         if run := _queue(page, SyncRun.Trigger.SCHEDULE):
             queued.append(run)

@@ -34,7 +34,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from conversations.ingest import EVENT_ROWS, NAMELESS_CONTACT_UPSERT
+from conversations.ingest import EVENT_ROWS, MESSAGE_FIELDS, NAMELESS_CONTACT_UPSERT
 from conversations.models import Conversation, InteractionEvent, Message
 from conversations.parsing import MessageData
 from conversations.sql import ConflictIgnoringInsert
@@ -218,21 +218,7 @@ def _number(value: Any) -> int:
 
 
 # A webhook's row: a `webhook_copy` until a sync reads the message (conversations.ingest).
-WEBHOOK_MESSAGE_ROWS = ConflictIgnoringInsert(
-    Message,
-    [
-        "page",
-        "conversation",
-        "facebook_id",
-        "sender_id",
-        "sender_name",
-        "direction",
-        "text",
-        "attachments",
-        "created_time",
-        "webhook_copy",
-    ],
-)
+WEBHOOK_MESSAGE_ROWS = ConflictIgnoringInsert(Message, [*MESSAGE_FIELDS, "webhook_copy"])
 
 
 def insert_message(page_pk: int, conversation_pk: int, data: MessageData) -> bool:

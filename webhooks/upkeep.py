@@ -56,14 +56,7 @@ def check_subscriptions() -> list[FacebookPage]:
     )
     checked = []
     for page in due:
-        previous = page.webhook_checked_at
-        claim = FacebookPage.objects.filter(pk=page.pk)
-        claim = (
-            claim.filter(webhook_checked_at__isnull=True)
-            if previous is None
-            else claim.filter(webhook_checked_at=previous)
-        )
-        if not claim.update(webhook_checked_at=now):
+        if not page.take_turn("webhook_checked_at", now):
             continue  # another worker took it
         check_page(page)
         checked.append(page)
