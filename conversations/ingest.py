@@ -12,7 +12,13 @@ from datetime import datetime
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from conversations.models import Contact, Conversation, InteractionEvent, Message
+from conversations.models import (
+    Contact,
+    Conversation,
+    ErasedContact,
+    InteractionEvent,
+    Message,
+)
 from conversations.parsing import ConversationData, MessageData
 from conversations.sql import ConflictIgnoringInsert, ReturningUpsert
 
@@ -41,6 +47,8 @@ class IngestResult:
     # When each message this sync stored for the first time was sent (a webhook's copy it
     # replaced is not among them): the recorder tells from them what the webhooks missed.
     new_message_times: tuple[datetime, ...] = ()
+    # The person's data was erased on request (ErasedContact): nothing was stored.
+    erased: bool = False
 
 
 def load_known(page_id: int, facebook_ids: list[str]) -> dict[str, KnownConversation]:
@@ -104,7 +112,12 @@ def ingest_conversation(
     sync_pass: str,
 ) -> IngestResult:
     """Upsert the contact, the conversation, `new_messages` (those not stored yet) and their
-    interaction events. Call inside a transaction."""
+    interaction events. Call inside a transaction. Nothing of a person whose data was erased
+    comes back (a stored conversation is never theirs: erasing deleted it)."""
+    if known is None and ErasedContact.is_erased(page_id, data.contact_psid):
+        return IngestResult(
+            created=False, changed=False, new_messages=0, events_created=0, erased=True
+        )
     contact_pk = None
     if data.contact_psid:
         now = timezone.now()

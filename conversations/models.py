@@ -168,3 +168,27 @@ class InteractionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class ErasedContact(models.Model):
+    """A person whose data was deleted on request (privacy.erasure). Their conversations still
+    exist on Facebook: syncs and webhooks store nothing of theirs again, until staff delete
+    this row (Privacy › Erased people in the admin). Only the page-scoped id is kept."""
+
+    page = models.ForeignKey("pages.FacebookPage", on_delete=models.CASCADE, related_name="+")
+    psid = models.CharField(max_length=64)
+    erased_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "erased person"
+        verbose_name_plural = "erased people"
+        constraints = [
+            models.UniqueConstraint(fields=["page", "psid"], name="unique_erased_contact_per_page")
+        ]
+
+    def __str__(self) -> str:
+        return f"Erased person {self.psid}"
+
+    @classmethod
+    def is_erased(cls, page_id: int, psid: str | None) -> bool:
+        return bool(psid) and cls.objects.filter(page_id=page_id, psid=psid).exists()

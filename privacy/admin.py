@@ -16,13 +16,30 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from conversations.models import Contact
+from conversations.models import Contact, ErasedContact
 from privacy.erasure import count_contact_data, erase_contact_data
 from privacy.models import DeletionRequest
 
 logger = logging.getLogger(__name__)
 
 ERASE_ACTION = "delete_all_data_of_person"
+
+
+@admin.register(ErasedContact)
+class ErasedContactAdmin(admin.ModelAdmin):
+    """People whose data was deleted: syncs and webhooks skip them. Deleting an entry lets
+    their data in again with the next sync; entries are made only by an erasure."""
+
+    list_display = ["psid", "page", "erased_at"]
+    list_filter = ["page"]
+    search_fields = ["psid"]
+    readonly_fields = ["page", "psid", "erased_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(DeletionRequest)

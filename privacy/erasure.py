@@ -4,9 +4,10 @@ used by Meta's data-deletion callback and by the admin's "Delete all data of thi
 
 All of it happens in one transaction: a failure anywhere deletes nothing.
 
-What it cannot prevent: the conversations still exist on Facebook, so a later full sync of the
-Page (or a new message from the person) stores them again. Erasing here is for data the
-business no longer wants or was asked to delete; the person's data at Meta is Meta's.
+The conversations still exist on Facebook: so that a later sync or a new message does not
+store them again, each erased person is remembered by their page-scoped id (ErasedContact,
+which syncs and webhooks check). Deleting that row in the admin lets their data in again.
+The person's data at Meta is Meta's.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from django.db import transaction
 from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
 
-from conversations.models import Contact, Conversation, InteractionEvent, Message
+from conversations.models import (
+    Contact,
+    Conversation,
+    ErasedContact,
+    InteractionEvent,
+    Message,
+)
 from webhooks.models import DeliveryMention, WebhookDelivery
 
 
@@ -102,6 +109,13 @@ def erase_contact_data(contacts: QuerySet[Contact]) -> ErasureCounts:
         chosen = list(contacts.values_list("pk", flat=True))
         scope = _Scope.of(Contact.objects.filter(pk__in=chosen).select_for_update())
         counts = scope.counts()
+        ErasedContact.objects.bulk_create(
+            [
+                ErasedContact(page_id=page_id, psid=psid)
+                for page_id, psid in scope.contacts.values_list("page_id", "psid")
+            ],
+            ignore_conflicts=True,
+        )
         for queryset in (scope.messages, scope.conversations, scope.contacts):
             _forget_admin_history(queryset)
         scope.webhook_deliveries.delete()

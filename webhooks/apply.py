@@ -35,7 +35,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conversations.ingest import EVENT_ROWS, MESSAGE_FIELDS, NAMELESS_CONTACT_UPSERT
-from conversations.models import Conversation, InteractionEvent, Message
+from conversations.models import Conversation, ErasedContact, InteractionEvent, Message
 from conversations.parsing import MessageData
 from conversations.sql import ConflictIgnoringInsert
 from pages.models import FacebookPage
@@ -58,6 +58,7 @@ class Applied:
     other_pages: int = 0
     # Messages from people with no stored conversation, per Page pk.
     waiting: Counter = field(default_factory=Counter)
+    erased: int = 0  # messages of people whose data was erased (ErasedContact), not stored
     pages: set[int] = field(default_factory=set)
     touched: set[tuple[int, int]] = field(default_factory=set)  # (page pk, conversation pk)
 
@@ -135,6 +136,9 @@ class DeliveryApplier:
             self.applied.unreadable += 1
             return
         if thread is None:
+            if ErasedContact.is_erased(page.pk, psid):
+                self.applied.erased += 1  # their data was deleted on request: keep nothing
+                return
             now = timezone.now()
             NAMELESS_CONTACT_UPSERT.upsert(page.pk, psid, None, now, now)
             self.applied.waiting[page.pk] += 1

@@ -93,6 +93,8 @@ class RunRecorder:
             }
             if outcome == "updated" and result is not None and not result.changed:
                 outcome = "skipped"
+            if outcome is not None and getattr(result, "erased", False):
+                outcome = "skipped"  # an erased person's conversation: nothing stored
             if outcome is not None:
                 changes["current"] = self.cp.current + 1
                 changes[outcome] = getattr(self.cp, outcome) + 1
