@@ -304,7 +304,8 @@ def test_an_expected_fallback_logs_at_info_on_a_line_of_its_own_above_the_bar(
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_into_a_file_the_bar_is_drawn_rarely_and_ends_readable(make_graph_sandbox):
-    server = make_graph_sandbox(conversations=60, seed=5, latency_ms=20)
+    # Slow enough calls that the sync lasts seconds on any machine (the point of the test).
+    server = make_graph_sandbox(conversations=60, seed=5, latency_ms=250)
     page = connect(server)
 
     started = time.monotonic()
