@@ -17,6 +17,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from pages.graph import subscriptions
 from pages.graph.client import GraphClient
 from pages.graph.errors import GraphError, RateLimitError, TokenError
 from pages.graph.tokens import ADVANCED_ACCESS_NOTE, inspect_token
@@ -184,14 +185,13 @@ class Probe:
 
     def _webhooks(self) -> None:
         try:
-            answer = self.client.get(f"{self.page.facebook_id}/subscribed_apps", {})
+            fields = subscriptions.subscribed_fields(self.client, self.page.facebook_id)
         except GraphError as exc:
             if isinstance(exc, TokenError | RateLimitError):
                 raise
             self.report.webhooks = f"unknown ({exc})"
             return
-        apps = answer.get("data") if isinstance(answer.get("data"), list) else []
-        self.report.webhooks = "subscribed" if apps else "not subscribed"
+        self.report.webhooks = f"subscribed ({', '.join(fields)})" if fields else "not subscribed"
 
     def _store(self) -> None:
         for name in self.report.removed_fields:

@@ -140,3 +140,10 @@ def test_per_item_batch_throttling_does_not_mislead_the_probe(make_graph_sandbox
     assert server.sandbox.stats()["batch"] == 0
     assert report.one_call_tops == "works"
     assert set(report.folders.values()) <= {"accepted", "empty"}
+
+
+def test_a_subscribed_page_says_to_which_fields(make_graph_sandbox, settings):
+    server = make_graph_sandbox(conversations=10, seed=3)
+    server.sandbox.subscriptions[server.page_id] = ["message_echoes", "messages"]
+    _page, report = probe(server, settings)
+    assert report.webhooks == "subscribed (message_echoes, messages)"
