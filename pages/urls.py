@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pages import login_views, views
+from pages import export_views, login_views, views
 
 app_name = "pages"
 
@@ -17,4 +17,5 @@ urlpatterns = [
     path("<int:pk>/cancel/", views.cancel_sync, name="cancel"),
     path("<int:pk>/reconnect/", views.reconnect, name="reconnect"),
     path("<int:pk>/events/", views.page_events, name="events"),
+    path("<int:pk>/export.<str:fmt>", export_views.export_page, name="export"),
 ]
