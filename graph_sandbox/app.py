@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from . import consent, errors
+from . import consent, errors, media
 from .api import Request
 from .odd_values import splice_raw
 from .result import Result, appsecret_proof
@@ -75,6 +75,7 @@ CONTROL = {
     "expire_oauth_codes": "expire_oauth_codes",
     "subscriptions": "subscriptions_info",
     "unsubscribe_app": "unsubscribe_app",
+    "expire_media": "expire_media",  # attachment URLs: graph_sandbox/media.py
 }
 
 
@@ -102,6 +103,11 @@ class GraphApp:
         login_page = consent.serve(self.sandbox, path, method, environ)  # Facebook Login's pages
         if login_page is not None:
             status, headers, body = login_page
+        elif path.startswith(media.ROUTE + "/") and method == "GET":  # attachment bytes
+            query = environ.get("QUERY_STRING", "")
+            status, headers, body = self.sandbox.media.serve(
+                path[len(media.ROUTE) :], query, self.sandbox.config
+            )
         elif path.startswith("/_sandbox/"):
             status, headers, body = self.control(path[len("/_sandbox/") :], method, environ)
         else:

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from .media import media_ref
+
 if TYPE_CHECKING:
     from .dataset import Conversation
 
@@ -73,7 +75,7 @@ OUTBOUND_TEXT = (
 )  # fmt: skip
 LONG_TEXT_UNIT = "Lorem ipsum 🚲 dolor sit amet, ação ünïcödé 中文. "
 LONG_TEXT_LEN = 5000
-CDN = "https://scontent.xx.fbcdn.net/v/t1.15752-9"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def format_time(ts: int) -> str:
@@ -152,14 +154,11 @@ def _thread_timestamps(seed: int, conv_id: str, count: int, newest: int) -> tupl
 
 def _attachment(rng: random.Random, att_seed: int, kind: str) -> dict[str, Any]:
     att_id = str(10**15 + att_seed % (9 * 10**15))
-    expiry = format(1_800_000_000 + att_seed % 10_000_000, "x")
-    sig = (
-        f"_nc_cat=10{att_seed % 10}&_nc_oc=Adh{att_seed % 99991}"
-        f"&oh=00_Af{att_seed % 7919}&oe={expiry}"
-    )
     if kind in ("image", "sticker"):
         w, h = rng.choice(((1080, 1350), (960, 1280), (2048, 1536), (240, 240)))
-        url = f"{CDN}/{att_id}_n.jpg?{sig}"
+        ext = "png" if kind == "sticker" else "jpg"
+        bucket = "t39.1997-6" if kind == "sticker" else "t1.15752-9"
+        url = media_ref(f"/v/{bucket}/{att_id}_n.{ext}")
         return {
             "id": att_id,
             "mime_type": "image/png" if kind == "sticker" else "image/jpeg",
@@ -167,7 +166,7 @@ def _attachment(rng: random.Random, att_seed: int, kind: str) -> dict[str, Any]:
             "size": rng.randint(20_000, 4_000_000),
             "image_data": {
                 "url": url,
-                "preview_url": f"{CDN}/p100x100/{att_id}_n.jpg?{sig}",
+                "preview_url": media_ref(f"/v/t1.15752-9/p100x100/{att_id}_n.jpg"),
                 "width": w,
                 "height": h,
                 "max_width": w,
@@ -179,13 +178,13 @@ def _attachment(rng: random.Random, att_seed: int, kind: str) -> dict[str, Any]:
         name = rng.choice(("invoice-2231.pdf", "Fatura nº 17.pdf", "menu.docx", "发票.pdf"))
         return {
             "id": att_id,
-            "mime_type": "application/pdf" if name.endswith("pdf") else "application/msword",
+            "mime_type": "application/pdf" if name.endswith("pdf") else DOCX,
             "name": name,
             "size": rng.randint(10_000, 9_000_000),
-            "file_url": f"https://cdn.fbsbx.com/v/t59.2708-21/{att_id}/{name}?{sig}",
+            "file_url": media_ref(f"/v/t59.2708-21/{att_id}/{name}"),
         }
     if kind == "video":
-        url = f"https://video.xx.fbcdn.net/v/t42.3356-2/{att_id}_n.mp4?{sig}"
+        url = media_ref(f"/v/t42.3356-2/{att_id}_n.mp4")
         return {
             "id": att_id,
             "mime_type": "video/mp4",
@@ -194,7 +193,7 @@ def _attachment(rng: random.Random, att_seed: int, kind: str) -> dict[str, Any]:
             "file_url": url,
             "video_data": {
                 "url": url,
-                "preview_url": f"{CDN}/{att_id}_t.jpg?{sig}",
+                "preview_url": media_ref(f"/v/t1.15752-9/{att_id}_t.jpg"),
                 "width": 720,
                 "height": 1280,
             },
@@ -226,7 +225,7 @@ def generate_message(
         text = (LONG_TEXT_UNIT * (LONG_TEXT_LEN // len(LONG_TEXT_UNIT) + 1))[:LONG_TEXT_LEN]
     elif r < 0.03:
         text = ""
-        sticker = f"https://scontent.xx.fbcdn.net/v/t39.1997-6/{att_seed % 10**12}_n.png?oe=6a1"
+        sticker = media_ref(f"/v/t39.1997-6/{att_seed % 10**12}_n.png")
         attachments = [_attachment(rng, att_seed, "sticker")]
     elif r < 0.13:
         kinds = ("image", "image", "image", "image", "file", "file", "video", "unknown")

@@ -210,3 +210,7 @@ class SandboxControl:
 
     def unsubscribe_app(self, page_id: str) -> bool:
         return self.call("unsubscribe_app", page_id=page_id)
+
+    def expire_media(self) -> int:
+        """Every attachment URL handed out so far answers 403 "URL signature expired"."""
+        return self.call("expire_media")

@@ -62,6 +62,12 @@ class FaultConfig:
     # None: any), and how long a dialog's code can be exchanged
     oauth_redirect_uris: tuple[str, ...] | str | None = None
     oauth_code_ttl_seconds: float = 600.0
+    # attachment bytes (graph_sandbox.media): how long a URL works, HTML served under the
+    # claimed type, every file padded to at least N bytes, a share of media GETs answered 500
+    media_url_ttl_seconds: float = 3 * 86400.0
+    media_lies: bool = False
+    media_large: int | None = None
+    media_fail_rate: float = 0.0
 
     def update(self, **options: Any) -> None:
         names = {f.name for f in dataclasses.fields(self)}

@@ -27,6 +27,7 @@ from .debug_token import TokenControls, TokenRegistry
 from .errors import GraphError
 from .faults import FaultConfig, FaultQueue, PageMeter
 from .faults import now as monotonic
+from .media import Media, MediaControls
 from .oauth import LoginControls, LoginRegistry
 from .odd_values import OddValues
 from .real_graph import visible_truth
@@ -36,7 +37,7 @@ from .subscriptions import SubscriptionControls
 from .webhook_controls import WebhookControls
 
 
-class Sandbox(TokenControls, LoginControls, SubscriptionControls, WebhookControls):
+class Sandbox(TokenControls, LoginControls, SubscriptionControls, WebhookControls, MediaControls):
     """A fake Graph API: call :meth:`execute` (through the WSGI app) or the control methods."""
 
     def __init__(
@@ -68,6 +69,7 @@ class Sandbox(TokenControls, LoginControls, SubscriptionControls, WebhookControl
         self.tokens = TokenRegistry(seed)  # debug_token: the app and what each token is
         self.subscriptions: dict[str, list[str]] = {}  # page id -> subscribed webhook fields
         self.login = LoginRegistry()  # Facebook Login: the user, codes, user tokens (oauth.py)
+        self.media = Media(seed, self.clock)  # attachment bytes at signed URLs (media.py)
 
     # -- convenience ------------------------------------------------------------------------
 
@@ -224,7 +226,8 @@ class Sandbox(TokenControls, LoginControls, SubscriptionControls, WebhookControl
                         raise errors.unknown_error()
                     result.transport = "server_error_html_503"
                 renderer = Renderer(self.dataset, self.config, req, self.odd_values)
-                result.body = renderer.render(kind, token_page, conv)
+                body = renderer.render(kind, token_page, conv)
+                result.body = self.media.sign(body, req.base_url, self.config.media_url_ttl_seconds)
                 cpu += 0.02 * renderer.items
             except GraphError as exc:
                 result.status = exc.status

@@ -106,6 +106,7 @@ class SandboxServer:
         self.app = GraphApp(sandbox)
         self._httpd = _Server((host, port), _Handler)
         self._httpd.app = self.app  # type: ignore[attr-defined]
+        sandbox.media.base_url = self.url  # webhooks' attachment URLs (reads use their Host)
         self._thread: threading.Thread | None = None
 
     @property

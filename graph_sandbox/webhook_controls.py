@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .content import OUTBOUND_TEXT, Message, _attachment, message_id
+from .media import Media, media_ref
 from .webhook_events import (
     KIND_FIELDS,
     UNKNOWN_KEY,
@@ -77,7 +78,7 @@ def custom_attachment(msg_id: str, kind: str) -> tuple[dict[str, Any], str | Non
     rng = random.Random(att_seed)
     if kind == "audio":
         att_id = str(10**15 + att_seed % (9 * 10**15))
-        url = f"https://cdn.fbsbx.com/v/t59.3654-21/{att_id}_n.mp4?oe={att_seed % 10**8:x}"
+        url = media_ref(f"/v/t59.3654-21/{att_id}_n.mp3")  # served as audio/mpeg
         graph = {
             "id": att_id,
             "mime_type": "audio/mpeg",
@@ -137,6 +138,7 @@ class WebhookControls:
     config: FaultConfig
     dataset: Dataset
     tokens: TokenRegistry
+    media: Media
     _page: Callable[[str | None], Page]
     _conv: Callable[[Page, str], Conversation]
     _pick: Callable[[Page, int], list[Conversation]]
@@ -228,6 +230,8 @@ class WebhookControls:
 
     def _message_event(self, page: Page, conv: Conversation, msg: Message, **extra: Any) -> Event:
         kind, item = message_item(page.id, conv.psid, msg, self.tokens.app_id, **extra)
+        # attachment URLs on the sandbox's own origin, fresh as a Graph read's (media.py)
+        item = self.media.sign(item, self.media.base_url, self.config.media_url_ttl_seconds)
         return Event(page.id, kind, item, _about(conv, msg.id))
 
     # -- on command -------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """Where attachment URLs from Graph may lead. Until media are stored locally, pictures are
-loaded only from Facebook's CDNs over https (the Content-Security-Policy's img-src says the
-same), links only ever open http(s) addresses, and a person sees which site a link opens."""
+loaded only from Facebook's CDNs over https, or from a Graph host that is not Facebook's
+(the sandbox serves its own media; the Content-Security-Policy's img-src says the same),
+links only ever open http(s) addresses, and a person sees which site a link opens."""
 
 from urllib.parse import urlsplit
 
 from django import template
+from django.conf import settings
 
 register = template.Library()
 
@@ -27,7 +29,19 @@ def facebook_media_url(url: object) -> str:
     is_facebook = any(host == h or host.endswith(f".{h}") for h in FACEBOOK_MEDIA_HOSTS)
     if is_facebook and urlsplit(url).scheme == "https":
         return url
+    if host and _graph_origin() == _origin(url) and not host.endswith(".facebook.com"):
+        return url  # a Graph host that is not Facebook's (the sandbox) serves its media itself
     return ""
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _graph_origin() -> str:
+    """The Graph host's origin, which settings also allow in the CSP's img-src."""
+    return _origin(settings.FACEBOOK_GRAPH_URL)
 
 
 @register.filter
