@@ -53,6 +53,12 @@ class Conversation(models.Model):
         PENDING = "pending", "Pending"
         SPAM = "spam", "Spam"
 
+    class HistoryEnd(models.TextChoices):
+        FIRST_MESSAGE = "first_message", "Reached the first message"
+        GRAPH_STOPPED = "graph_stopped", "Facebook returned no older messages"
+        # The Page keeps messages for RETENTION_DAYS: older ones are not fetched.
+        RETENTION = "retention", "Older messages are past the Page's retention"
+
     page = models.ForeignKey(
         "pages.FacebookPage", on_delete=models.CASCADE, related_name="conversations"
     )
@@ -79,6 +85,14 @@ class Conversation(models.Model):
     # (message_reads and message_deliveries webhooks; Graph reads have no such field).
     read_watermark = models.DateTimeField(null=True, blank=True)
     delivered_watermark = models.DateTimeField(null=True, blank=True)
+    # History backfill (pages.sync.history): where the next page of older messages starts
+    # (Graph's `next` URL or cursor; blank: the top of the thread), whether the thread's
+    # history is complete, and why it ended (HistoryEnd).
+    history_after = models.TextField(blank=True, default="", db_default="")
+    history_complete = models.BooleanField(default=False, db_default=False)
+    history_end = models.CharField(
+        max_length=20, choices=HistoryEnd.choices, blank=True, default="", db_default=""
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     synced_at = models.DateTimeField(auto_now=True)
 
@@ -93,7 +107,10 @@ class Conversation(models.Model):
             graph_time_in_range("read_watermark", nullable=True),
             graph_time_in_range("delivered_watermark", nullable=True),
         ]
-        indexes = [models.Index(fields=["page", "-updated_time"])]
+        indexes = [
+            models.Index(fields=["page", "-updated_time"]),
+            models.Index(fields=["page", "history_complete", "-updated_time"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.contact or 'Unknown user'} ({self.facebook_id})"
@@ -155,6 +172,9 @@ class InteractionEvent(models.Model):
     kind = models.CharField(max_length=32, choices=Kind.choices)
     source_id = models.CharField(max_length=255)
     occurred_at = models.DateTimeField()
+    # Created by the history backfill (older messages fetched later): the activity screen
+    # can leave them out, so a backfill day does not look like a busy day.
+    backfill = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-occurred_at"]

@@ -29,6 +29,7 @@ from conversations.models import Conversation, InteractionEvent, Message
 from conversations.snippets import add_list_snippets
 from fbsync.access import can_use_inbox, inbox_access_required
 from fbsync.timezones import TIMEZONE_COOKIE, reader_timezone
+from media import display as media_display
 from pages import streams
 
 PER_PAGE = 50
@@ -161,6 +162,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     thread = list(conversation.messages.order_by("created_time", "id"))
     for message in thread:
         message.shown_attachments = display_attachments(message.attachments)
+    media_display.annotate(thread)  # kept files, or where their download stands
     context = {
         "nav": "conversations",
         "conversation": conversation,
@@ -228,6 +230,13 @@ def activity_grid(events: QuerySet[InteractionEvent]) -> dict[str, Any]:
 def activity(request: HttpRequest, page_pk: int) -> HttpResponse:
     page = get_object_or_404(_page_model(), pk=page_pk)
     events = InteractionEvent.objects.filter(page_id=page.pk)
+    # Events of older messages the history backfill fetched are real activity at their
+    # times, but a Page that just fetched years of history looks unlike its usual weeks:
+    # staff can leave them out (`?history=hide`).
+    backfilled = events.filter(backfill=True).count()
+    hide_history = request.GET.get("history") == "hide"
+    if hide_history:
+        events = events.filter(backfill=False)
     by_kind = dict(events.values_list("kind").annotate(n=Count("id")).order_by())
     kinds = [
         (value, label, by_kind.get(value, 0)) for value, label in InteractionEvent.Kind.choices
@@ -238,6 +247,8 @@ def activity(request: HttpRequest, page_pk: int) -> HttpResponse:
         "grid": activity_grid(events),
         "kinds": kinds,
         "levels": range(HEAT_LEVELS + 1),
+        "backfilled": backfilled,
+        "hide_history": hide_history,
         "timezone_name": timezone.get_current_timezone_name(),
         # Whether the hours are the reader's (their browser told us) or the server's default.
         "timezone_is_readers": reader_timezone(request.COOKIES.get(TIMEZONE_COOKIE)) is not None,

@@ -1,16 +1,37 @@
 import json
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
 from pages.models import FacebookPage, SyncRun
+from pages.retention_views import retention_days_field
 from pages.sync.checkpoint import Checkpoint, clear_checkpoints, pretty_json
 from pages.sync.runs import Start, SyncAlreadyRunning
 from pages.tasks import PageCannotSync, queue_sync
 
-RUN_COLUMNS = ("status", "mode", "trigger", "current", "inserted", "updated", "skipped", "events")
+RUN_COLUMNS = (
+    "status",
+    "mode",
+    "trigger",
+    "current",
+    "inserted",
+    "updated",
+    "skipped",
+    "events",
+    "duplicates_prevented",
+)
+
+
+class FacebookPageForm(forms.ModelForm):
+    # The Page screen's bounds (1 to 36,500 days, or empty: kept forever).
+    retention_days = retention_days_field()
+
+    class Meta:
+        model = FacebookPage
+        fields = ("facebook_id", "name", "retention_days", "fetch_history")
 
 
 class SyncRunInline(admin.TabularInline):
@@ -39,10 +60,21 @@ class FacebookPageAdmin(admin.ModelAdmin):
         "checkpoint",
         "marks",
         "findings",
+        "history_progress",
+        "retention_applied_at",
     )
-    fields = ("facebook_id", "name", *readonly_fields)
+    fields = ("facebook_id", "name", "retention_days", "fetch_history", *readonly_fields)
+    form = FacebookPageForm
     inlines = [SyncRunInline]
-    actions = ["sync_now", "full_sync", "resume_sync", "clear_checkpoint"]
+    actions = [
+        "sync_now",
+        "full_sync",
+        "resume_sync",
+        "verify",
+        "verify_and_repair",
+        "fetch_full_history",
+        "clear_checkpoint",
+    ]
 
     def has_add_permission(self, request) -> bool:
         # A Page is added by connecting it (its token checked with Facebook), never bare.
@@ -86,6 +118,14 @@ class FacebookPageAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
+    @admin.action(description="Fetch full history")
+    def fetch_full_history(self, request, queryset) -> None:
+        self._start(request, queryset, mode=Start.HISTORY)
+
+    @admin.display(description="History backfill")
+    def history_progress(self, page: FacebookPage) -> str:
+        return _pretty(page.history_checkpoint or {})
+
     @admin.action(description="Sync now")
     def sync_now(self, request, queryset) -> None:
         self._start(request, queryset, mode=Start.NEXT)
@@ -98,9 +138,18 @@ class FacebookPageAdmin(admin.ModelAdmin):
     def resume_sync(self, request, queryset) -> None:
         self._start(request, queryset, mode=Start.RESUME)
 
+    @admin.action(description="Verify against Facebook")
+    def verify(self, request, queryset) -> None:
+        """Queue a verify run (pages.sync.verify): it reports what is missing, storing nothing."""
+        self._start(request, queryset, mode=Start.VERIFY)
+
+    @admin.action(description="Verify and repair")
+    def verify_and_repair(self, request, queryset) -> None:
+        self._start(request, queryset, mode=Start.REPAIR)
+
     @admin.action(description="Clear checkpoint")
     def clear_checkpoint(self, request, queryset) -> None:
-        idle = queryset.exclude(sync_runs__status__in=SyncRun.ACTIVE_STATUSES)
+        idle = queryset.exclude(pk__in=_main_run_pages())
         cleared = clear_checkpoints(idle)
         self.message_user(request, f"Cleared the checkpoint of {cleared} page(s).")
         if cleared < queryset.count():
@@ -137,7 +186,14 @@ class FacebookPageAdmin(admin.ModelAdmin):
         return f"{saved.status} at #{saved.current}"
 
 
+def _main_run_pages():
+    """Pages with an active main run (a history backfill does not count)."""
+    active = SyncRun.objects.filter(status__in=SyncRun.ACTIVE_STATUSES)
+    return active.exclude(mode__in=SyncRun.BACKGROUND_MODES).values("page")
+
+
 def _syncing(pages):
+    """Pages with any active run (a history backfill too)."""
     return pages.filter(sync_runs__status__in=SyncRun.ACTIVE_STATUSES).distinct()
 
 

@@ -20,6 +20,15 @@ from pages.sync import runs
 from pages.sync.checkpoint import SyncProgress
 from pages.sync.controls import RunControls, SyncStopped
 from pages.sync.engine import run_sync
+from pages.sync.history import run_history
+from pages.sync.verify import run_verify
+
+# What runs a claimed run, by its mode (full and incremental: the sync engine).
+ENGINES = {
+    SyncRun.Mode.HISTORY: run_history,
+    SyncRun.Mode.VERIFY: run_verify,
+    SyncRun.Mode.REPAIR: run_verify,
+}
 
 # A run whose heartbeat is older than SYNC_HEARTBEAT_TIMEOUT_SECONDS is taken as dead.
 HEARTBEAT_EVERY_SECONDS = 5.0
@@ -88,7 +97,7 @@ class RunHarness:
             on_progress=self.report,
             park_after_seconds=self.park_after_seconds,
         )
-        return run_sync(self.run, controls)
+        return ENGINES.get(self.run.mode, run_sync)(self.run, controls)
 
     def should_stop(self) -> bool:
         """A signal, or a cancel request (read from the database at most every 0.5 s)."""

@@ -52,6 +52,16 @@ class FacebookPage(models.Model):
     # Messages a sync stored that were sent while the Page was subscribed, and that no webhook
     # had delivered by then: the gaps the syncs repaired (pages.sync.recorder counts them).
     webhook_gap_messages = models.PositiveIntegerField(default=0)
+    # History backfill (pages.sync.history): after each completed sync, fetch every
+    # conversation's older messages down to its first one. Its progress, written by that
+    # module only (fenced like `sync_checkpoint`); the per-thread position is on each
+    # Conversation (`history_after`), so a kill loses at most one page of one thread.
+    fetch_history = models.BooleanField(default=False, db_default=False)
+    history_checkpoint = models.JSONField(default=dict, blank=True, db_default={})
+    # Retention (pages.retention): messages, events and media older than this many days are
+    # deleted by housekeeping, in batches. None: kept forever.
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
+    retention_applied_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -131,6 +141,16 @@ class SyncRun(models.Model):
     class Mode(models.TextChoices):
         FULL = "full", "Full"
         INCREMENTAL = "incremental", "Incremental"
+        # Compare what is stored with what Graph says (message_count, the census); REPAIR
+        # also fetches what is missing (pages.sync.verify).
+        VERIFY = "verify", "Verify"
+        REPAIR = "repair", "Verify and repair"
+        # The history backfill (pages.sync.history): runs beside the others, yielding the
+        # Page's call budget to them.
+        HISTORY = "history", "History"
+
+    # Runs of these modes may run while a main run (any other mode) works on the Page.
+    BACKGROUND_MODES = (Mode.HISTORY,)
 
     class Trigger(models.TextChoices):
         WEB = "web", "Web"
@@ -157,6 +177,10 @@ class SyncRun(models.Model):
     events = models.PositiveIntegerField(default=0)
     current_name = models.CharField(max_length=255, blank=True)
     graph_calls = models.PositiveIntegerField(default=0)
+    # Rows this run read from Graph again and did not store twice (messages it already held).
+    duplicates_prevented = models.PositiveIntegerField(default=0, db_default=0)
+    # What a verify run found and repaired (pages.sync.verify); empty for other modes.
+    report = models.JSONField(default=dict, blank=True, db_default={})
     # Conversations recorded and skipped because of bad data: [{"id":…, "error":…}, …].
     problems = models.JSONField(default=list, blank=True)
     # How many conversations were problems (only the first ones are kept in `problems`).
@@ -180,9 +204,17 @@ class SyncRun(models.Model):
             # Two clicks, two workers or a click plus a schedule never sync one page at once.
             models.UniqueConstraint(
                 fields=["page"],
-                condition=Q(status__in=["queued", "running", "paused", "cancelling"]),
+                condition=Q(status__in=["queued", "running", "paused", "cancelling"])
+                & ~Q(mode="history"),
                 name="one_active_sync_run_per_page",
-            )
+            ),
+            # The history backfill runs beside the main run, never twice at once.
+            models.UniqueConstraint(
+                fields=["page"],
+                condition=Q(status__in=["queued", "running", "paused", "cancelling"])
+                & Q(mode="history"),
+                name="one_active_history_run_per_page",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -191,6 +223,10 @@ class SyncRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def is_background(self) -> bool:
+        return self.mode in self.BACKGROUND_MODES
 
     @property
     def duration(self):

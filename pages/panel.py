@@ -24,10 +24,12 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from conversations.models import Conversation
+from pages.history_panel import history_context
 from pages.models import FacebookPage, SyncRun, WorkerHeartbeat
 from pages.sync import checkpoint, findings
 from pages.sync.checkpoint import FOLDERS, Checkpoint, percent_done
 from pages.sync.pace import Pace, pace_of
+from pages.verify_card import verify_card
 from pages.webhook_facts import webhook_facts
 
 LIVE_TEMPLATE = "pages/page_detail.html#live"
@@ -237,7 +239,12 @@ def panel_context(page: FacebookPage, now: datetime | None = None) -> dict:
     problems, schedule, workers and the saved position."""
     now = now or timezone.now()
     runs = list(page.sync_runs.order_by("-created_at", "-id")[:20])
-    run = runs[0] if runs else None
+    # The card shows the main runs; the history backfill has its own (pages.history_panel).
+    run = (
+        page.sync_runs.exclude(mode__in=SyncRun.BACKGROUND_MODES)
+        .order_by("-created_at", "-id")
+        .first()
+    )
     saved = Checkpoint.of(page)
     own = saved if saved is not None and run is not None and saved.owned_by(run) else None
     show_freshest_counters(run, own)
@@ -255,6 +262,8 @@ def panel_context(page: FacebookPage, now: datetime | None = None) -> dict:
         "waiting_since": waiting_since(run, now),
         "workers": workers,
         "actions": actions_for(page, run, state, resumable),
+        # A verify run's own words (None for a sync): pages.verify_card.
+        "verify": verify_card(run, state),
         "resumable": resumable,
         "bar": bar_of(run, state),
         # "0 conversations" says nothing while it waits for a worker or counts the Page.
@@ -273,6 +282,7 @@ def panel_context(page: FacebookPage, now: datetime | None = None) -> dict:
         "conversation_count": page.conversations.count(),
         "schedule": schedule_of(page),
         "webhooks": webhook_facts(page),
+        "history": history_context(page),
         "unavailable_folders": findings.unavailable_folders(page),
         "degraded_fields": findings.degraded_fields(page),
         # Events can arrive out of order (a page load and a replayed event): the browser

@@ -1,5 +1,5 @@
 """Work that runs on its own: reaping runs whose process died, resuming them, scheduled
-syncs, and the workers' heartbeats.
+syncs, Pages' retention (pages.retention), and the workers' heartbeats.
 
 Every worker runs `housekeeping()` at start and then every SYNC_REAPER_INTERVAL_SECONDS in a
 thread (`housekeeping_forever`), beating its heartbeat (`WorkerHeartbeat`) each time, so the
@@ -18,11 +18,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connections
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from media.housekeeping import housekeeping as media_housekeeping
 from pages import progress
 from pages.models import FacebookPage, SyncRun, WorkerHeartbeat
+from pages.retention import apply_due_retention
 from pages.sync.runs import Start, SyncAlreadyRunning, reap_stale_runs, this_host
 from pages.tasks import PageCannotSync, queue_sync
 from webhooks.upkeep import webhook_housekeeping
@@ -30,10 +32,11 @@ from webhooks.upkeep import webhook_housekeeping
 logger = logging.getLogger(__name__)
 
 
-def _queue(page: FacebookPage, trigger: str) -> SyncRun | None:
-    """Queue a run that continues an unfinished checkpoint, or else a normal sync."""
+def _queue(page: FacebookPage, trigger: str, mode: Start = Start.RESUME) -> SyncRun | None:
+    """Queue a run that continues an unfinished checkpoint, or else a normal sync (or, with
+    Start.HISTORY, a history backfill, which continues where each thread stopped)."""
     try:
-        return queue_sync(page, trigger=trigger, mode=Start.RESUME)
+        return queue_sync(page, trigger=trigger, mode=mode)
     except (SyncAlreadyRunning, PageCannotSync):
         return None
 
@@ -53,7 +56,9 @@ def resume_reaped_runs() -> list[SyncRun]:
     reap_and_publish()
     if not settings.SYNC_AUTO_RESUME_REAPED:
         return []
+    # A run is resumed unless a newer run of its kind (main, or history backfill) exists.
     newer = SyncRun.objects.filter(page=OuterRef("page"), created_at__gt=OuterRef("created_at"))
+    background = Q(mode__in=SyncRun.BACKGROUND_MODES)
     reaped = (
         SyncRun.objects.filter(
             reaped_at__gte=timezone.now() - timedelta(days=1),
@@ -61,12 +66,17 @@ def resume_reaped_runs() -> list[SyncRun]:
         )
         .exclude(page__encrypted_access_token="")
         .exclude(trigger=SyncRun.Trigger.COMMAND)
-        .exclude(Exists(newer))
+        .filter(
+            (background & ~Exists(newer.filter(background)))
+            | (~background & ~Exists(newer.exclude(background)))
+        )
         .select_related("page")
     )
     resumed = []
     for run in reaped:
-        if new_run := _queue(run.page, run.trigger):
+        # A verify or history run starts again as what it was; a sync continues its checkpoint.
+        mode = Start(run.mode) if run.mode in Start else Start.RESUME
+        if new_run := _queue(run.page, run.trigger, mode):
             logger.warning("Resuming reaped run #%s as #%s", run.pk, new_run.pk)
             resumed.append(new_run)
     return resumed
@@ -117,6 +127,8 @@ def housekeeping() -> None:
     resume_reaped_runs()
     enqueue_due_syncs()
     webhook_housekeeping()  # deliveries left behind, Pages' subscriptions
+    apply_due_retention()  # Pages with a retention: old messages and events, in batches
+    media_housekeeping()  # attachments still to download, failed ones due again
 
 
 def housekeeping_forever(stop: threading.Event, worker_id: str | None = None) -> None:

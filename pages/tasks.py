@@ -11,7 +11,7 @@ from django.tasks import task
 from pages import progress
 from pages.harness import RunHarness, StopSignals
 from pages.models import FacebookPage, SyncRun
-from pages.sync.runs import Start, create_run
+from pages.sync.runs import Start, SyncAlreadyRunning, create_run
 
 
 class PageCannotSync(Exception):
@@ -44,6 +44,20 @@ def queue_sync(page: FacebookPage, *, trigger: str, mode: Start = Start.NEXT) ->
     return run
 
 
+def queue_history_after(run: SyncRun) -> SyncRun | None:
+    """After a Page's sync completes, its history backfill goes on (when the Page fetches
+    full history and some thread's history is not complete)."""
+    if run.is_background or run.mode not in (SyncRun.Mode.FULL, SyncRun.Mode.INCREMENTAL):
+        return None
+    page = FacebookPage.objects.get(pk=run.page_id)
+    if not page.fetch_history or not page.conversations.filter(history_complete=False).exists():
+        return None
+    try:
+        return queue_sync(page, trigger=run.trigger, mode=Start.HISTORY)
+    except (SyncAlreadyRunning, PageCannotSync):
+        return None  # one runs already, or the Page lost its token meanwhile
+
+
 @task
 def sync_page_task(run_id: int) -> str:
     """Run (or continue a parked) SyncRun. Returns its final status."""
@@ -55,6 +69,8 @@ def sync_page_task(run_id: int) -> str:
             park_after_seconds=settings.SYNC_MAX_INLINE_PAUSE_SECONDS,
         )
         run = harness.execute()
+    if run.status == SyncRun.Status.COMPLETE:
+        queue_history_after(run)
     if run.status == SyncRun.Status.PAUSED:
         # A delayed task claims the parked run again when Graph lets it go on.
         run_after = run.resume_at

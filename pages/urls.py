@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pages import export_views, login_views, views
+from pages import export_views, history_views, login_views, retention_views, views
 
 app_name = "pages"
 
@@ -16,6 +16,9 @@ urlpatterns = [
     path("<int:pk>/resume/", views.resume_sync, name="resume"),
     path("<int:pk>/cancel/", views.cancel_sync, name="cancel"),
     path("<int:pk>/reconnect/", views.reconnect, name="reconnect"),
+    path("<int:pk>/history/", history_views.fetch_history, name="fetch_history"),
+    path("<int:pk>/history/stop/", history_views.stop_history, name="stop_history"),
     path("<int:pk>/events/", views.page_events, name="events"),
+    path("<int:pk>/keeping/", retention_views.keeping_settings, name="keeping"),
     path("<int:pk>/export.<str:fmt>", export_views.export_page, name="export"),
 ]

@@ -19,6 +19,7 @@ from pages.connect import Connected, ConnectError, connect_page
 from pages.facebook_login import login_configured
 from pages.graph.tokens import ADVANCED_ACCESS_NOTE
 from pages.models import FacebookPage, SyncRun
+from pages.retention_views import keeping_context
 from pages.sync import runs
 from pages.sync.runs import Start, SyncAlreadyRunning
 from pages.tasks import PageCannotSync, queue_sync
@@ -27,7 +28,11 @@ from pages.tasks import PageCannotSync, queue_sync
 @require_safe
 @inbox_access_required
 def page_list(request: HttpRequest) -> HttpResponse:
-    latest_run = SyncRun.objects.filter(page=OuterRef("pk")).order_by("-created_at", "-id")
+    latest_run = (
+        SyncRun.objects.filter(page=OuterRef("pk"))
+        .exclude(mode__in=SyncRun.BACKGROUND_MODES)
+        .order_by("-created_at", "-id")
+    )
     pages = FacebookPage.objects.annotate(
         conversation_count=Count("conversations"),
         latest_status=Subquery(latest_run.values("status")[:1]),
@@ -96,6 +101,7 @@ def page_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **panel.panel_context(page),
         "nav": "pages",
         "events_url": f"{events_url}?lastEventId={progress.channel_for(page.pk)}:{last_event}",
+        "keeping": keeping_context(page, request.user),
     }
     return render(request, "pages/page_detail.html", context)
 

@@ -66,6 +66,7 @@ def disconnect_pages_of(user_id: str, *, forget_user: bool = False) -> list[int]
             # The run state machine moves the runs: queued or paused ones are cancelled at
             # once, a running one stops after the conversation in flight.
             runs.request_cancel(page)
+            runs.request_cancel(page, background=True)
             page.access_token = ""
             page.token_error = DEAUTHORIZED
             page.webhook_fields = []

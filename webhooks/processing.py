@@ -30,8 +30,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from conversations.live import publish_conversation_changed
+from media.pipeline import note_new_messages
 from pages.models import FacebookPage, SyncRun
-from pages.sync.runs import SyncAlreadyRunning
+from pages.sync.runs import SyncAlreadyRunning, active_runs
 from pages.tasks import PageCannotSync, queue_sync
 from webhooks import events
 from webhooks.apply import Applied, DeliveryApplier
@@ -79,6 +80,8 @@ def process_delivery(delivery_id: int) -> str | None:
                 error=f"Processing failed ({type(exc).__name__}); attempt {delivery.attempts}.",
             )
         _record_webhook_time(applied, delivery)
+        for page_pk in sorted(applied.pages) if applied.messages_stored else ():
+            note_new_messages(page_pk)  # their attachments are downloaded after the commit
         status, notes = _wait_or_give_up(applied, delivery)
         _finish(delivery, status, applied=applied, error=" ".join(notes))
         touched = sorted(applied.touched)
@@ -142,7 +145,7 @@ def _reason_to_give_up(page: FacebookPage, delivery: WebhookDelivery) -> str:
 
 
 def _ask_for_sync(page: FacebookPage) -> None:
-    if SyncRun.objects.filter(page=page, status__in=SyncRun.ACTIVE_STATUSES).exists():
+    if active_runs(page).exists():
         return  # housekeeping processes the delivery again once that run is over
     # Another process may queue one at the same instant, or the Page just lost its token.
     with suppress(SyncAlreadyRunning, PageCannotSync):
@@ -165,8 +168,11 @@ def retry_stalled() -> int:
         status=Status.RECEIVED,
         received_at__lt=quiet,
     )
-    busy_pages = FacebookPage.objects.filter(sync_runs__status__in=SyncRun.ACTIVE_STATUSES).values(
-        "facebook_id"
+    # A history backfill learns nobody new: only a main run makes a delivery wait.
+    busy_pages = (
+        SyncRun.objects.filter(status__in=SyncRun.ACTIVE_STATUSES)
+        .exclude(mode__in=SyncRun.BACKGROUND_MODES)
+        .values("page__facebook_id")
     )
     waiting = WebhookDelivery.objects.filter(status=Status.WAITING).exclude(
         mentions__page_facebook_id__in=busy_pages

@@ -74,13 +74,25 @@ class Start(StrEnum):
     NEXT = "next"  # a full sync the first time, incremental after that
     FULL = "full"  # walk every conversation again
     RESUME = "resume"  # continue the saved checkpoint (or NEXT when there is none)
+    VERIFY = "verify"  # compare what is stored with Graph (pages.sync.verify)
+    REPAIR = "repair"  # verify, and fetch what is missing
+    HISTORY = "history"  # the history backfill, beside the main run (pages.sync.history)
+
+
+# Modes whose run is what the Start names, whatever the checkpoint says.
+OWN_MODES = {
+    Start.VERIFY: SyncRun.Mode.VERIFY,
+    Start.REPAIR: SyncRun.Mode.REPAIR,
+    Start.HISTORY: SyncRun.Mode.HISTORY,
+}
 
 
 class SyncAlreadyRunning(Exception):
     def __init__(self, run: SyncRun | None) -> None:
         self.run = run
         number = f" (run #{run.pk})" if run else ""
-        super().__init__(f"A sync of this page is already running{number}.")
+        what = "history fetch" if run is not None and run.is_background else "sync"
+        super().__init__(f"A {what} of this page is already running{number}.")
 
 
 class RunLost(Exception):
@@ -117,7 +129,9 @@ def create_run(page: FacebookPage, *, trigger: str, mode: Start = Start.NEXT) ->
     page.refresh_from_db(fields=["full_sync_completed_at", "token_status"])
     saved = Checkpoint.saved_now(page)
     resumed = mode == Start.RESUME and saved is not None and saved.unfinished
-    if resumed:
+    if mode in OWN_MODES:
+        sync_mode = OWN_MODES[mode]
+    elif resumed:
         sync_mode = saved.mode
     elif mode == Start.FULL or page.full_sync_completed_at is None:
         sync_mode = SyncRun.Mode.FULL
@@ -129,8 +143,26 @@ def create_run(page: FacebookPage, *, trigger: str, mode: Start = Start.NEXT) ->
             run.save()
             return run
     except IntegrityError:
-        active = SyncRun.objects.filter(page=page, status__in=SyncRun.ACTIVE_STATUSES).first()
+        active = active_runs(page, background=run.is_background).first()
         raise SyncAlreadyRunning(active) from None
+
+
+def active_runs(page: FacebookPage, *, background: bool = False):
+    """The page's active main run (full, incremental, verify), or its active background run
+    (the history backfill): each kind has at most one."""
+    runs = SyncRun.objects.filter(page=page, status__in=SyncRun.ACTIVE_STATUSES)
+    if background:
+        return runs.filter(mode__in=SyncRun.BACKGROUND_MODES)
+    return runs.exclude(mode__in=SyncRun.BACKGROUND_MODES)
+
+
+def main_run_working(page_id: int) -> bool:
+    """A main run of the page is being worked on now: the history backfill yields to it."""
+    return (
+        SyncRun.objects.filter(page_id=page_id, status__in=WORKING)
+        .exclude(mode__in=SyncRun.BACKGROUND_MODES)
+        .exists()
+    )
 
 
 def claim(run: SyncRun) -> bool:
@@ -172,12 +204,11 @@ def cancel_requested(run_pk: int) -> bool:
     return SyncRun.objects.filter(pk=run_pk, cancel_requested=True).exists()
 
 
-def request_cancel(page: FacebookPage) -> None:
-    """Cancel the page's active run: at once when nothing runs it (queued, parked), after the
-    conversation in flight when a process runs it."""
-    for run_pk, status in SyncRun.objects.filter(
-        page=page, status__in=SyncRun.ACTIVE_STATUSES
-    ).values_list("pk", "status"):
+def request_cancel(page: FacebookPage, *, background: bool = False) -> None:
+    """Cancel the page's active main run (or, with `background`, its history backfill): at
+    once when nothing runs it (queued, parked), after the conversation (or page of older
+    messages) in flight when a process runs it."""
+    for run_pk, status in active_runs(page, background=background).values_list("pk", "status"):
         if status in TRANSITIONS["cancel"].sources:
             move(
                 run_pk,

@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 RESULT_KEYS = {
     "page",
+    "mode",
     "status",
     "current",
     "total",

@@ -42,8 +42,12 @@ class BarLine:
 
 
 def bar_line(snapshot: SyncProgress, now: datetime) -> BarLine:
+    if snapshot.mode == SyncRun.Mode.VERIFY:
+        return verify_line(snapshot)
     if snapshot.phase == "census":
         return BarLine(AFTER_COLON, "Counting conversations", f"{snapshot.counted:,}")
+    if snapshot.phase == "history":
+        return history_line(snapshot)
     pace = pace_of(
         walk_started_at=snapshot.walk_started_at,
         walk_start_current=snapshot.walk_start_current,
@@ -71,6 +75,36 @@ def bar_line(snapshot: SyncProgress, now: datetime) -> BarLine:
     eta = f"ETA {duration_text(pace.eta)}" if pace and pace.eta is not None else ""
     stats = joined(position, rate, eta, counters, name)
     return BarLine(WITH_BAR, where(snapshot), stats, total=snapshot.total, current=snapshot.current)
+
+
+def history_line(snapshot: SyncProgress) -> BarLine:
+    """The history backfill: threads complete of all, messages stored, the thread in flight."""
+    total = snapshot.total or 0
+    stats = joined(
+        f"{snapshot.current:,} of {total:,} conversations complete",
+        f"{snapshot.inserted:,} messages",
+        printable(snapshot.message) if snapshot.message else "",
+        printable(snapshot.current_name)[:NAME_WIDTH],
+    )
+    if snapshot.status != SyncRun.Status.RUNNING or not total:
+        return BarLine(AFTER_BAR, f"History: {where(snapshot)}", stats)
+    return BarLine(WITH_BAR, "History", stats, total=total, current=min(snapshot.current, total))
+
+
+def verify_line(snapshot: SyncProgress) -> BarLine:
+    """A verify run (pages.sync.verify): reading Facebook's list, then checking."""
+    if snapshot.phase == "listing":
+        return BarLine(
+            AFTER_COLON, "Reading Facebook's list", f"{snapshot.counted:,} conversations"
+        )
+    desc = "Verifying"
+    if snapshot.status != SyncRun.Status.RUNNING:
+        desc = STATUS_LABELS.get(snapshot.status, snapshot.status)
+    position = f"{snapshot.current:,}/{snapshot.total or 0:,} checked"
+    if snapshot.percent is not None:
+        position += f" {snapshot.percent}%"
+    stats = joined(position, printable(snapshot.current_name)[:NAME_WIDTH])
+    return BarLine(WITH_BAR, desc, stats, total=snapshot.total, current=snapshot.current)
 
 
 class SyncBar(tqdm):

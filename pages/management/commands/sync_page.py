@@ -10,6 +10,7 @@ from pages.management.commands._sync_bar import SyncBar, bar_line, printable
 from pages.models import FacebookPage, SyncRun
 from pages.sync.checkpoint import SyncProgress
 from pages.sync.runs import Start, SyncAlreadyRunning, create_run
+from pages.sync.verify_report import VerifyReport
 
 # How often the bar is redrawn: on a terminal, often; in a file or a pipe every redraw stays
 # in the output, so rarely.
@@ -19,8 +20,9 @@ FILE_REDRAW_SECONDS = 10.0
 
 class Command(BaseCommand):
     help = (
-        "Sync a Page's Messenger conversations. Exits 0 only when the sync completes; "
-        "Ctrl-C or SIGTERM stops after the conversation in flight and saves the checkpoint."
+        "Sync a Page's Messenger conversations. Exits 0 only when the sync completes (with "
+        "--verify: and nothing is missing, or --repair stored all of it); Ctrl-C or SIGTERM "
+        "stops after the conversation in flight and saves the checkpoint."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,12 +31,31 @@ class Command(BaseCommand):
         parser.add_argument("--resume", action="store_true", help="Continue from the checkpoint.")
         parser.add_argument("--full", action="store_true", help="Walk every conversation.")
         parser.add_argument(
+            "--history",
+            action="store_true",
+            help="After the sync, fetch every conversation's older messages down to its first "
+            "(the history backfill; resumes where it stopped).",
+        )
+        parser.add_argument(
+            "--verify",
+            action="store_true",
+            help="Compare what is stored with Facebook and print what is missing (no sync). "
+            "Exits 0 only when nothing is missing.",
+        )
+        parser.add_argument(
+            "--repair",
+            action="store_true",
+            help="With --verify: also fetch what is missing. Exits 0 only when all of it "
+            "was stored.",
+        )
+        parser.add_argument(
             "--json", action="store_true", help="End stdout with one JSON line of results."
         )
 
-    def handle(self, *args, page_id, all, resume, full, json, **options) -> None:
+    def handle(self, *args, page_id, all, resume, full, json, history=False, **options) -> None:
         if bool(page_id) == bool(all):
             raise CommandError("Give a page id or --all (not both).")
+        verify = verify_mode(options, resume=resume, full=full, history=history)
         if all:
             pages = list(
                 FacebookPage.objects.exclude(token_status=FacebookPage.TokenStatus.NEEDS_RECONNECT)
@@ -49,7 +70,7 @@ class Command(BaseCommand):
                     f"--page-id {page_id} --access-token TOKEN"
                 )
 
-        mode = Start.RESUME if resume else Start.FULL if full else Start.NEXT
+        mode = verify or (Start.RESUME if resume else Start.FULL if full else Start.NEXT)
         results = []
         # Ctrl-C and SIGTERM stop the run in flight after its conversation, and the loop.
         # Log records are printed above the bar, never through it.
@@ -61,10 +82,19 @@ class Command(BaseCommand):
                     self.stderr.write(printable(page.name or page.facebook_id), style_func=str)
                 results.append(self.sync_one(page, mode=mode, stop=signals.event))
                 self.say_how_it_ended(results[-1])
+                if verify:
+                    self.print_report(results[-1])
+                if history and results[-1]["status"] == SyncRun.Status.COMPLETE:
+                    if signals.event.is_set():
+                        break
+                    results.append(self.sync_one(page, mode=Start.HISTORY, stop=signals.event))
+                    self.say_how_it_ended(results[-1])
         if json:
             self.print_json(results)
         if not results or any(r["status"] != SyncRun.Status.COMPLETE for r in results):
             raise SystemExit(1)
+        if verify and any(VerifyReport.from_json(r.get("report")).outstanding for r in results):
+            raise SystemExit(1)  # something is missing (and was not repaired)
 
     def sync_one(self, page: FacebookPage, *, mode: Start, stop: threading.Event) -> dict:
         if not page.is_connected:
@@ -104,7 +134,17 @@ class Command(BaseCommand):
         finally:
             bar.close()
         message = run.error or (last["progress"].message if last else "")
-        return result_of(page, run, run.status, message)
+        result = result_of(page, run, run.status, message)
+        if run.mode in (SyncRun.Mode.VERIFY, SyncRun.Mode.REPAIR):
+            result["report"] = run.report
+        return result
+
+    def print_report(self, result: dict) -> None:
+        """A verify's findings on stdout: the summary, then the first conversations with
+        what each lacks."""
+        if result.get("report"):
+            for line in VerifyReport.from_json(result["report"]).lines():
+                self.stdout.write(printable(line))
 
     def say_how_it_ended(self, result: dict) -> None:
         """One line; on a terminal green when the sync completed, red only when it failed
@@ -143,9 +183,21 @@ class Command(BaseCommand):
         )
 
 
+def verify_mode(options: dict, *, resume: bool, full: bool, history: bool) -> Start | None:
+    """Start.VERIFY or Start.REPAIR for --verify [--repair]; None for a sync."""
+    if options.get("repair") and not options.get("verify"):
+        raise CommandError("--repair goes with --verify: sync_page ID --verify --repair.")
+    if not options.get("verify"):
+        return None
+    if resume or full or history:
+        raise CommandError("--verify does not sync: leave out --resume, --full and --history.")
+    return Start.REPAIR if options.get("repair") else Start.VERIFY
+
+
 def result_of(page: FacebookPage, run: SyncRun | None, status: str, message: str) -> dict:
     return {
         "page": page.facebook_id,
+        "mode": run.mode if run else "",
         "status": status,
         "current": run.current if run else 0,
         "total": run.total if run else None,
