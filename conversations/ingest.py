@@ -49,6 +49,9 @@ class IngestResult:
     new_message_times: tuple[datetime, ...] = ()
     # The person's data was erased on request (ErasedContact): nothing was stored.
     erased: bool = False
+    # Messages read from Graph again and not stored twice: those the sync recognised as
+    # held (`new_messages.seen_again`, pages.sync.threads) and inserts that found their row.
+    duplicates_prevented: int = 0
 
 
 def load_known(page_id: int, facebook_ids: list[str]) -> dict[str, KnownConversation]:
@@ -162,7 +165,7 @@ def ingest_conversation(
     copies = {}
     if known is not None and chronological:
         copies = take_webhook_copies(page_id, [m.facebook_id for m in chronological])
-    MESSAGE_ROWS.insert(
+    inserted = MESSAGE_ROWS.insert(
         (
             page_id,
             conversation_pk,
@@ -206,6 +209,7 @@ def ingest_conversation(
         new_message_times=tuple(
             m.created_time for m in chronological if m.facebook_id not in copies
         ),
+        duplicates_prevented=getattr(new_messages, "seen_again", 0) + len(chronological) - inserted,
     )
 
 

@@ -46,6 +46,8 @@ class Checkpoint:
     updated: int = 0
     skipped: int = 0
     eventsCreated: int = 0
+    # Messages this pass read from Graph again and did not store twice (already held).
+    duplicatesPrevented: int = 0
     lastSyncedId: str = ""
     lastSyncedName: str = ""
     folderIndex: int = 0
@@ -134,6 +136,7 @@ class Checkpoint:
             "skipped": self.skipped,
             "events": self.eventsCreated,
             "current_name": self.lastSyncedName[:255],
+            "duplicates_prevented": self.duplicatesPrevented,
         }
 
 
@@ -165,6 +168,8 @@ class SyncProgress:
     # True when the engine is about to wait (for Graph): displays should show this snapshot
     # now rather than coalesce it with the next one.
     flush: bool = False
+    # Rows read from Graph again and not stored twice.
+    duplicates_prevented: int = 0
 
     @property
     def percent(self) -> int | None:
@@ -252,4 +257,5 @@ def progress_of(
         counted=cp.counted,
         walk_started_at=cp.walkStartedAt,
         walk_start_current=cp.walkStartCurrent,
+        duplicates_prevented=cp.duplicatesPrevented,
     )

@@ -22,6 +22,7 @@ from django.db import DataError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from media.pipeline import note_new_messages
 from pages.models import FacebookPage, SyncRun
 from pages.sync import checkpoint, runs
 from pages.sync.checkpoint import Checkpoint, SyncProgress, progress_of
@@ -87,6 +88,8 @@ class RunRecorder:
                 reason = f"The database refused its data ({type(exc).__name__}: {exc})"
                 self.record_problem(facebook_id, reason)
                 return
+            if getattr(result, "new_messages", 0) or getattr(result, "created", False):
+                note_new_messages(self.page.pk)  # attachments downloaded after the commit
             changes: dict[str, Any] = {
                 "lastSyncedId": facebook_id,
                 "lastSyncedName": contact_name or "Unknown user",
@@ -106,6 +109,8 @@ class RunRecorder:
                 )
             events_created = getattr(result, "events_created", 0)
             changes["eventsCreated"] = self.cp.eventsCreated + events_created
+            if duplicates := getattr(result, "duplicates_prevented", 0):
+                changes["duplicatesPrevented"] = self.cp.duplicatesPrevented + duplicates
             cp = replace(self.cp, **changes, timestamp=timezone.now().isoformat())
             self.save(cp, run_row=False)
         self.cp = cp

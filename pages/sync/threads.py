@@ -1,6 +1,7 @@
 """Which messages of one conversation a sync stores: for a new conversation its newest
 SYNC_MESSAGES_PER_CONVERSATION, for a known one everything since the last sync (paging long
-threads until a known message)."""
+threads until a known message). The list says how many messages it read again that were
+already stored (`NewMessages.seen_again`: the run's "duplicates prevented")."""
 
 from __future__ import annotations
 
@@ -13,6 +14,14 @@ from pages.models import FacebookPage
 from pages.sync.listing import ConversationLists
 
 
+class NewMessages(list[MessageData]):
+    """The messages to store, newest first, and how many messages the sync read from Graph
+    again and left alone because it already held them (ingest counts them as duplicates
+    prevented)."""
+
+    seen_again: int = 0
+
+
 def new_messages(
     conversation: ConversationData,
     stored: KnownConversation | None,
@@ -20,15 +29,16 @@ def new_messages(
     page: FacebookPage,
     *,
     check_stop: Callable[[], None],
-) -> list[MessageData]:
+) -> NewMessages:
     """The messages we do not hold yet, newest first."""
     if stored is None:
-        return newest_messages(conversation, lists, page, check_stop=check_stop)
+        return NewMessages(newest_messages(conversation, lists, page, check_stop=check_stop))
     batch = conversation.messages
     position = conversation.older_messages
-    new: list[MessageData] = []
+    new = NewMessages()
     while True:
         known_ids = ingest.known_message_ids(page.pk, [m.facebook_id for m in batch])
+        new.seen_again += len(known_ids)
         for message in batch:  # newest first
             if message.facebook_id in known_ids or message.created_time < stored.updated_time:
                 return new
