@@ -22,6 +22,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("pages/", include("pages.urls")),
     path("conversations/", include("conversations.urls")),
+    path("media/", include("media.urls")),
     path("privacy/", include("privacy.urls")),
     path("webhooks/", include("webhooks.urls")),
     path("admin/", admin.site.urls),

@@ -124,6 +124,8 @@ def manage_env(server, **extra: str) -> dict[str, str]:
         FACEBOOK_GRAPH_URL=server.url,
         FACEBOOK_CALLS_PER_SECOND="0",
         PYTHONUNBUFFERED="1",
+        # Workers download attachments (media/): never into the checkout's media-store/.
+        MEDIA_ROOT=os.environ.get("MEDIA_ROOT") or f"/tmp/fbsync-test-media-{os.getpid()}",
     )
     env.update(extra)
     return env

@@ -8,7 +8,8 @@ machine) are reaped and resumed, and scheduled syncs that are due are queued. A 
 database connection (a restart, a failover, "too many clients") no longer ends the worker:
 it closes its connections, waits (1 s, doubling up to 30 s) and goes on. A second loop, the
 webhook lane, processes webhook deliveries (the "webhooks" queue) every WEBHOOK_POLL_SECONDS,
-so a delivery never waits for the sync this worker is running. Autoreload is off
+so a delivery never waits for the sync this worker is running; a third, the media lane,
+downloads attachments (the "media" queue, media/tasks.py) every second. Autoreload is off
 (it would kill syncs mid-run). Give each worker a distinct --worker-id in production, and
 run it under a supervisor (systemd, the Procfile's process manager) so that a crash of
 another kind restarts it.
@@ -24,6 +25,7 @@ from django.db import InterfaceError, OperationalError, connections
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 from django_tasks_db.management.commands.db_worker import Worker
 
+from media.tasks import QUEUE as MEDIA_QUEUE
 from pages.schedule import housekeeping_forever
 from webhooks.tasks import QUEUE as WEBHOOK_QUEUE
 
@@ -36,6 +38,8 @@ HEALTHY_AFTER_SECONDS = 60.0
 DATABASE_OUTAGES = (OperationalError, InterfaceError)
 # How long a stopping worker waits for its housekeeping thread to record the stop.
 STOP_GRACE_SECONDS = 5.0
+# How often a worker's media lane looks for attachment downloads (seconds).
+MEDIA_POLL_SECONDS = 1.0
 
 
 class ResilientWorker(Worker):
@@ -101,7 +105,7 @@ class Command(DbWorkerCommand):
             raise CommandError("--exclude-queues can only be used with --queue-name=*")
         use_lane = options.get("webhook_lane", True) and not batch
         if not use_lane and "*" not in queue_names and WEBHOOK_QUEUE not in queue_names:
-            queue_names.append(WEBHOOK_QUEUE)  # without a lane, deliveries wait their turn
+            queue_names += [WEBHOOK_QUEUE, MEDIA_QUEUE]  # without a lane, they wait their turn
         worker = ResilientWorker(
             queue_names=queue_names,
             interval=interval,
@@ -117,26 +121,33 @@ class Command(DbWorkerCommand):
             target=housekeeping_forever, args=(stop, worker_id), daemon=True, name="housekeeping"
         )
         thread.start()
-        lane = None
+        lanes = []
         if use_lane and WEBHOOK_QUEUE not in queue_names:
-            lane = ResilientWorker(
-                queue_names=[WEBHOOK_QUEUE],
-                interval=settings.WEBHOOK_POLL_SECONDS,
-                batch=False,
-                backend_name=backend_name,
-                startup_delay=False,
-                max_tasks=None,
-                worker_id=f"{worker_id}-webhooks",
-                excluded_queue_names=[],
-            )
-            # A daemon: a delivery cut short by the process ending rolls back, stays stored
-            # and is processed again by housekeeping.
-            threading.Thread(target=lane.run, daemon=True, name="webhook-lane").start()
+            # Deliveries and attachment downloads (media/tasks.py) each in a lane of their own:
+            # neither waits for a sync, and a slow download never holds a delivery back.
+            for queue, poll in (
+                (WEBHOOK_QUEUE, settings.WEBHOOK_POLL_SECONDS),
+                (MEDIA_QUEUE, MEDIA_POLL_SECONDS),
+            ):
+                lane = ResilientWorker(
+                    queue_names=[queue],
+                    interval=poll,
+                    batch=False,
+                    backend_name=backend_name,
+                    startup_delay=False,
+                    max_tasks=None,
+                    worker_id=f"{worker_id}-{queue}",
+                    excluded_queue_names=[],
+                )
+                # A daemon: a delivery cut short by the process ending rolls back, stays
+                # stored and is processed again by housekeeping (a download: tried again).
+                threading.Thread(target=lane.run, daemon=True, name=f"{queue}-lane").start()
+                lanes.append(lane)
         try:
             worker.configure_signals()
             worker.run()
         finally:
-            if lane is not None:
+            for lane in lanes:
                 lane.running = False
             stop.set()
             # Let it record that this worker stopped (a daemon thread dies with the process).
