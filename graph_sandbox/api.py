@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from . import errors, real_graph
+from . import errors, horizon, message_node, real_graph
 from .content import Message, format_time
 from .cursors import TOP, decode_cursor, decode_paging_token, encode_cursor, encode_paging_token
 from .dataset import Conversation, Dataset, Page
@@ -102,11 +102,15 @@ class Renderer:
     def render(self, kind: str, page: Page, conv: Conversation | None) -> dict[str, Any]:
         """The body of one call; ``kind`` comes from the sandbox's routing."""
         if self.config.removed_fields:
-            node = {"page": "Page", "messages": "Message"}.get(kind, "UnifiedThread")
+            node = {"page": "Page", "messages": "Message", "message": "Message"}.get(
+                kind, "UnifiedThread"
+            )
             specs = parse_fields(self.req.params.get("fields"))
             real_graph.check_removed_fields(specs, node, self.config)
         if kind == "page":
             return self.page(page)
+        if kind == "message":  # a message node (message_node.py)
+            return message_node.render(self, conv)
         if kind == "conversations":
             return self.conversations(page)
         if kind == "conversation":
@@ -210,9 +214,10 @@ class Renderer:
         else:
             end = total
         end = max(end, 0)
-        msgs = self.ds.messages_before(conv, end, limit)
+        lowest = horizon.floor(self.ds, conv, self.config)  # 0 unless the horizon is on
+        msgs = self.ds.messages_before(conv, end, horizon.window(end, limit, lowest))
         start = end - len(msgs)
-        return msgs, start > 0, end < total
+        return msgs, start > lowest, end < total
 
     def messages_edge(
         self,

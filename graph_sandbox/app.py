@@ -51,6 +51,7 @@ CONTROL = {
     "pages": "pages_info",
     "add_conversations": "add_conversations",
     "add_messages": "add_messages",
+    "add_threads": "add_threads",  # threads of exact sizes: graph_sandbox/horizon.py
     "rename_participant": "rename_participant",
     "move_folder": "move_folder",
     "stats": "stats",

@@ -62,6 +62,19 @@ class SandboxControl:
             per_conversation=per_conversation,
         )
 
+    def add_threads(
+        self,
+        page_id: str,
+        sizes: list[int],
+        folder: str = "inbox",
+        span_days: float | None = None,
+    ) -> list[str]:
+        """One new conversation per size with exactly that many messages, the first newest;
+        ``span_days`` spreads each thread's messages evenly over that many days up to now."""
+        return self.call(
+            "add_threads", page_id=page_id, sizes=sizes, folder=folder, span_days=span_days
+        )
+
     def rename_participant(
         self,
         page_id: str,

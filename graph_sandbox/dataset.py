@@ -71,6 +71,7 @@ class Conversation:
     can_reply: bool
     link_n: int
     extra_ts: list[int] | None = None  # timestamps of messages appended at runtime
+    stamps: tuple[int, ...] | None = None  # explicit base timestamps (horizon.add_threads)
 
     @property
     def message_count(self) -> int:
@@ -198,7 +199,9 @@ class Dataset:
         return page.folders[folder]
 
     def message_timestamps(self, conv: Conversation) -> tuple[int, ...]:
-        base = _thread_timestamps(self.seed, conv.id, conv.base_count, conv.base_ts)
+        base = conv.stamps
+        if base is None:
+            base = _thread_timestamps(self.seed, conv.id, conv.base_count, conv.base_ts)
         return base + tuple(conv.extra_ts) if conv.extra_ts else base
 
     def message(self, conv: Conversation, index: int) -> Message:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import errors
+from . import errors, horizon
 from .odd_values import kinds_of
 from .real_graph import WEIGHT_MAX_LIMIT, fields_of, folders_of
 
@@ -68,6 +68,9 @@ class FaultConfig:
     media_lies: bool = False
     media_large: int | None = None
     media_fail_rate: float = 0.0
+    # Messenger's history horizon (graph_sandbox.horizon): older messages are never returned
+    history_horizon_days: float | None = None
+    history_horizon_messages: int | None = None
 
     def update(self, **options: Any) -> None:
         names = {f.name for f in dataclasses.fields(self)}
@@ -79,6 +82,7 @@ class FaultConfig:
         for name in ("refused_folders", "ignored_folders"):
             if name in options:
                 options[name] = folders_of(options[name])
+        horizon.check_options(options)
         if "removed_fields" in options:
             options["removed_fields"] = fields_of(options["removed_fields"])
         for name, value in options.items():

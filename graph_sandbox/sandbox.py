@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from . import errors
+from . import errors, message_node
 from .api import Renderer, Request
 from .content import _name
 from .dataset import FOLDERS, Conversation, Dataset, Page
@@ -27,6 +27,7 @@ from .debug_token import TokenControls, TokenRegistry
 from .errors import GraphError
 from .faults import FaultConfig, FaultQueue, PageMeter
 from .faults import now as monotonic
+from .horizon import History, reachable_truth
 from .media import Media, MediaControls
 from .oauth import LoginControls, LoginRegistry
 from .odd_values import OddValues
@@ -37,7 +38,9 @@ from .subscriptions import SubscriptionControls
 from .webhook_controls import WebhookControls
 
 
-class Sandbox(TokenControls, LoginControls, SubscriptionControls, WebhookControls, MediaControls):
+class Sandbox(
+    TokenControls, LoginControls, SubscriptionControls, WebhookControls, MediaControls, History
+):
     """A fake Graph API: call :meth:`execute` (through the WSGI app) or the control methods."""
 
     def __init__(
@@ -115,8 +118,8 @@ class Sandbox(TokenControls, LoginControls, SubscriptionControls, WebhookControl
             if parts[1] == "conversations":
                 return "conversations", None, None, None
             return "unknown", None, None, errors.nonexisting_field(parts[1], "Page")
-        if page is None and conv is None:
-            return "unknown", None, None, errors.no_object(obj_id)
+        if page is None and conv is None:  # a message (message_node.py), or nothing
+            return message_node.route(self.dataset, parts, errors.no_object(obj_id))
         if len(parts) == 1:
             return ("page", page, None, None) if page else ("conversation", conv.page, conv, None)
         if page is not None and parts[1] == "conversations":
@@ -410,4 +413,4 @@ class Sandbox(TokenControls, LoginControls, SubscriptionControls, WebhookControl
             page = self._page(page_id)
             truth = self.dataset.truth(page)
             truth["odd"] = self.odd_values.report(page.id, self.config.odd_values)
-            return visible_truth(truth, self.config)
+            return reachable_truth(self.dataset, visible_truth(truth, self.config), self.config)

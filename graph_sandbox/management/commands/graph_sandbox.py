@@ -30,6 +30,8 @@ REAL_GRAPH_FLAGS = (
     "weight_budget",
     "weight_max_limit",
     "batch_item_rate_limit",
+    "history_horizon_days",
+    "history_horizon_messages",
 )
 
 
@@ -117,6 +119,18 @@ class Command(BaseCommand):
             type=float,
             default=None,
             help="batch items over this many calls/s per page answer 613",
+        )
+        real.add_argument(
+            "--history-horizon-days",
+            type=float,
+            default=None,
+            help="messages older than now - N days are never returned (message_count counts them)",
+        )
+        real.add_argument(
+            "--history-horizon-messages",
+            type=int,
+            default=None,
+            help="only the newest N messages of each thread are returned",
         )
         add_webhook_arguments(parser)
 
