@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "conversations",
     "webhooks",
     "privacy",
+    "media",
     "graph_sandbox",
     "fbsync.apps.FbsyncConfig",
     "axes",
@@ -207,7 +208,8 @@ TASKS = {
         "BACKEND": "django_tasks_db.DatabaseBackend",
         # Syncs run on "default"; webhook deliveries on "webhooks", which every worker also
         # polls in a lane of its own (run_worker), so a long sync never holds a delivery back.
-        "QUEUES": ["default", "webhooks"],
+        # Attachment downloads run on "media", in a lane of their own (media/tasks.py).
+        "QUEUES": ["default", "webhooks", "media"],
     }
 }
 # How often a worker's webhook lane looks for a delivery to process (seconds): part of the
@@ -288,6 +290,11 @@ SYNC_MAX_PAGE_SIZE = env.int("SYNC_MAX_PAGE_SIZE", default=25)
 # (pages.sync.census; public code lists light fields with limit=400). 0 turns it off.
 SYNC_CENSUS_PAGE_SIZE = env.int("SYNC_CENSUS_PAGE_SIZE", default=400)
 SYNC_MESSAGES_PER_CONVERSATION = env.int("SYNC_MESSAGES_PER_CONVERSATION", default=25)
+# The history backfill (pages.sync.history): older messages per call (graph-api.md §4: 100 is
+# what apps use; Graph halves it for a thread too heavy), and how long a backfill running in
+# a worker steps aside when a main sync of its Page waits for a worker.
+HISTORY_PAGE_SIZE = env.int("HISTORY_PAGE_SIZE", default=100)
+HISTORY_YIELD_SECONDS = env.float("HISTORY_YIELD_SECONDS", default=5.0)
 # Incremental syncs re-walk this much below the last high-water mark, because Facebook's order
 # is not guaranteed and timestamps have one-second resolution (graph-api.md §11).
 SYNC_INCREMENTAL_OVERLAP_SECONDS = env.int("SYNC_INCREMENTAL_OVERLAP_SECONDS", default=300)
@@ -304,6 +311,56 @@ SYNC_SCHEDULE_INTERVAL_SECONDS = env.int("SYNC_SCHEDULE_INTERVAL_SECONDS", defau
 SYNC_MAX_INLINE_PAUSE_SECONDS = env.float("SYNC_MAX_INLINE_PAUSE_SECONDS", default=15.0)
 # A last guard against a run that keeps calling Graph without end (about 14 h at 2 calls/s).
 SYNC_MAX_GRAPH_CALLS_PER_RUN = env.int("SYNC_MAX_GRAPH_CALLS_PER_RUN", default=100_000)
+
+# --- Retention (pages/retention.py) ---------------------------------------------------------
+# A Page with a retention (days, set on its screen) has its older messages and events deleted
+# by housekeeping at most this often, in batches of this many rows (one short transaction each).
+RETENTION_INTERVAL_SECONDS = env.int("RETENTION_INTERVAL_SECONDS", default=86_400)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+
+# --- Media kept (media/) ----------------------------------------------------------------------
+# Attachments are downloaded into STORAGES["default"]: files under MEDIA_ROOT by default, or an
+# S3-compatible bucket (django-storages) with MEDIA_STORAGE=s3 and the MEDIA_S3_* settings
+# (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, as boto3 reads them). Files are
+# served only through the staff view (media/views.py): MEDIA_URL is never exposed.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media-store")
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="local")  # "local" or "s3"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if MEDIA_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("MEDIA_S3_BUCKET"),
+            "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("MEDIA_S3_REGION", default="") or None,
+            "location": env.str("MEDIA_S3_PREFIX", default="fbsync-media"),
+            "default_acl": "private",
+            "file_overwrite": True,  # names are content hashes: same name, same bytes
+        },
+    }
+# The largest file kept (bytes), enforced while streaming; a larger one is refused.
+MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=25 * 1024 * 1024)
+# Types kept, as checked against the bytes (media/sniff.py); anything else is refused.
+MEDIA_ALLOWED_TYPES = env.list(
+    "MEDIA_ALLOWED_TYPES",
+    default=[
+        "image/jpeg", "image/png", "image/gif", "image/webp",
+        "video/mp4", "video/quicktime", "video/webm",
+        "audio/mpeg", "audio/mp4", "audio/ogg", "audio/x-wav", "audio/aac", "audio/amr",
+        "application/pdf", "application/zip",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ],
+)  # fmt: skip
+MEDIA_CONNECT_TIMEOUT_SECONDS = env.float("MEDIA_CONNECT_TIMEOUT_SECONDS", default=10.0)
+MEDIA_READ_TIMEOUT_SECONDS = env.float("MEDIA_READ_TIMEOUT_SECONDS", default=30.0)
+# A failed download is tried again after 1, 4, 16… minutes (capped at a day), this many times.
+MEDIA_MAX_ATTEMPTS = env.int("MEDIA_MAX_ATTEMPTS", default=8)
+MEDIA_RETRY_BASE_SECONDS = env.float("MEDIA_RETRY_BASE_SECONDS", default=60.0)
 
 LOGGING = {
     "version": 1,

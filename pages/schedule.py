@@ -25,11 +25,15 @@ from media.housekeeping import housekeeping as media_housekeeping
 from pages import progress
 from pages.models import FacebookPage, SyncRun, WorkerHeartbeat
 from pages.retention import apply_due_retention
-from pages.sync.runs import Start, SyncAlreadyRunning, reap_stale_runs, this_host
+from pages.sync.runs import OWN_MODES, Start, SyncAlreadyRunning, reap_stale_runs, this_host
 from pages.tasks import PageCannotSync, queue_sync
 from webhooks.upkeep import webhook_housekeeping
 
 logger = logging.getLogger(__name__)
+
+
+# Runs that start again as what they were (they keep no checkpoint); syncs resume theirs.
+OWN_MODE_STARTS = {mode: start for start, mode in OWN_MODES.items()}
 
 
 def _queue(page: FacebookPage, trigger: str, mode: Start = Start.RESUME) -> SyncRun | None:
@@ -75,7 +79,7 @@ def resume_reaped_runs() -> list[SyncRun]:
     resumed = []
     for run in reaped:
         # A verify or history run starts again as what it was; a sync continues its checkpoint.
-        mode = Start(run.mode) if run.mode in Start else Start.RESUME
+        mode = OWN_MODE_STARTS.get(run.mode, Start.RESUME)
         if new_run := _queue(run.page, run.trigger, mode):
             logger.warning("Resuming reaped run #%s as #%s", run.pk, new_run.pk)
             resumed.append(new_run)

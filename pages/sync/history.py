@@ -129,7 +129,7 @@ class HistoryBackfill:
         if (end := self._end_without_calling(thread)) is not None:
             self._store_page(thread, [], position="", end=end)
             return
-        position, empty_pages = thread.history_after, 0
+        position, empty_pages, from_top = thread.history_after, 0, not thread.history_after
         while True:
             self._yield_to_main_run()
             self._check_stop()
@@ -138,11 +138,17 @@ class HistoryBackfill:
                     thread.facebook_id, position, limit=settings.HISTORY_PAGE_SIZE
                 )
                 batch, next_position = parsing.parse_messages_page(response, self.page.facebook_id)
-            except (ObjectError, BadConversationData) as exc:
-                # This thread cannot be read (gone, or unreadable data): the others can.
-                logger.warning("History of %s ends: %s", thread.facebook_id, exc)
-                self._given_up.add(thread.pk)
-                self._store_page(thread, [], position="", end=ENDS.GRAPH_STOPPED)
+            except ObjectError:
+                if from_top:
+                    self._give_up(thread, "Facebook no longer gives this thread")
+                    return
+                # The saved position is a cursor, which Graph says may not stay valid
+                # (deleted messages): read the thread again from its top; what is stored
+                # already is not stored twice.
+                position, from_top = "", True
+                continue
+            except BadConversationData as exc:
+                self._give_up(thread, str(exc))
                 return
             empty_pages = 0 if batch else empty_pages + 1
             if next_position == position or empty_pages >= MAX_EMPTY_PAGES:
@@ -157,6 +163,13 @@ class HistoryBackfill:
             if end is not None:
                 return
             position = next_position
+
+    def _give_up(self, thread: Conversation, why: str) -> None:
+        """This thread cannot be read (gone, or unreadable data): its history ends where it
+        is, and the others go on."""
+        logger.warning("History of %s ends: %s", thread.facebook_id, why)
+        self._given_up.add(thread.pk)
+        self._store_page(thread, [], position="", end=ENDS.GRAPH_STOPPED)
 
     def _store_page(
         self, thread: Conversation, batch: list, *, position: str, end: str | None

@@ -247,11 +247,14 @@ def test_a_thread_screen_says_how_much_of_its_history_is_stored(threads, staff_c
     url = f"/conversations/{long.pk}/"
 
     before = staff_client.get(url).content.decode()
+    short = Conversation.objects.get(message_count=1)
+    whole_before_backfill = staff_client.get(f"/conversations/{short.pk}/").content.decode()
     backfill(page)
     after = staff_client.get(url).content.decode()
 
     assert "25 stored of 2000 on Facebook" in before
     assert "The newest messages only" in before
+    assert "Every message Facebook counts is stored" in whole_before_backfill
     assert "2000 stored" in after
     assert "on Facebook" not in after.split("2000 stored")[1][:30]
     assert "Reached the first message" in after, after[after.find("thread-history") - 20 :][:300]
@@ -330,3 +333,17 @@ def test_the_admin_queues_a_history_fetch_and_shows_its_progress(threads, admin_
     assert page.sync_runs.filter(mode="history", status="queued").count() == 1
     assert "History backfill" in detail
     assert "History complete: 4 of 4 conversations" in detail
+
+
+def test_a_saved_position_graph_no_longer_accepts_restarts_the_thread_from_its_top(threads):
+    # Graph: "your app shouldn't store cursors or assume that they will be valid in the future".
+    server, page = threads
+    long = Conversation.objects.get(message_count=2000)
+    Conversation.objects.filter(pk=long.pk).update(history_after="not-a-cursor-any-more")
+
+    run = backfill(page)
+
+    assert run.status == SyncRun.Status.COMPLETE
+    long.refresh_from_db()
+    assert long.history_end == ENDS.FIRST_MESSAGE
+    assert stored_state(page)["messages"] == whole_truth(server, page)
