@@ -35,7 +35,6 @@ from django.utils import timezone
 from conversations import ingest, parsing
 from conversations.ingest import KnownConversation
 from conversations.parsing import BadConversationData, ConversationData, MessageData
-from pages.crypto import TokenDecryptionError
 from pages.graph.client import GraphClient
 from pages.graph.errors import (
     GraphError,
@@ -53,6 +52,7 @@ from pages.sync.folders import FolderAvailability, FolderUnavailable
 from pages.sync.listing import ConversationLists
 from pages.sync.outcome import Outcome, outcome_of
 from pages.sync.recorder import RunRecorder
+from pages.sync.running import run_to_end
 from pages.sync.runs import RunLost
 from pages.sync.sizes import PageSizes
 
@@ -160,6 +160,9 @@ class PageSync:
         finally:
             self.lists.close()
         return self.outcome(None)
+
+    def finish(self, outcome: Outcome) -> None:
+        self.record.finish(outcome)
 
     def outcome(self, error: BaseException | None) -> Outcome:
         return outcome_of(
@@ -385,33 +388,4 @@ def run_sync(run: SyncRun, controls: RunControls | None = None) -> SyncRun:
     raise SyncStopped to end the run early. A run that another process ended meanwhile
     (reaped during a stall) stops at once and writes nothing more.
     """
-    controls = controls or RunControls()
-    try:
-        token, unreadable = run.page.access_token, None
-    except TokenDecryptionError as exc:
-        # Ends the run at once with its reason (a reaped crash would be resumed forever).
-        token, unreadable = "", exc
-    client = GraphClient.for_page(
-        run.page,
-        token=token,
-        sleep=controls.sleep,
-        clock=controls.clock,
-        max_inline_pause=(
-            controls.park_after_seconds if controls.can_park else GraphClient.WAIT_INLINE
-        ),
-        max_calls=settings.SYNC_MAX_GRAPH_CALLS_PER_RUN,
-    )
-    try:
-        sync = PageSync(run, client, controls)
-        try:
-            outcome = sync.execute() if unreadable is None else sync.outcome(unreadable)
-        except (KeyboardInterrupt, SystemExit) as exc:
-            sync.record.finish(sync.outcome(exc))
-            raise
-        sync.record.finish(outcome)
-    except RunLost:
-        logger.warning("Sync run #%s was ended elsewhere; it stops without writing", run.pk)
-        run.refresh_from_db()
-    finally:
-        client.session.close()
-    return run
+    return run_to_end(run, controls, PageSync)

@@ -34,7 +34,6 @@ from conversations.history import move_start_to_first_message, store_older_messa
 from conversations.models import Conversation, Message
 from conversations.parsing import BadConversationData
 from media.pipeline import note_new_messages
-from pages.crypto import TokenDecryptionError
 from pages.graph.client import GraphClient
 from pages.graph.errors import GraphError, ObjectError
 from pages.models import FacebookPage, SyncRun
@@ -45,6 +44,7 @@ from pages.sync.fields import FieldSet
 from pages.sync.history_progress import HistoryCheckpoint, HistoryCounts, save_for_run
 from pages.sync.listing import ConversationLists
 from pages.sync.outcome import Outcome, outcome_of
+from pages.sync.running import run_to_end
 from pages.sync.runs import RunLost
 from pages.sync.sizes import PageSizes
 
@@ -345,32 +345,4 @@ class HistoryBackfill:
 
 def run_history(run: SyncRun, controls: RunControls | None = None) -> SyncRun:
     """Run a claimed history run to its end (or until it yields, stops or fails)."""
-    controls = controls or RunControls()
-    try:
-        token, unreadable = run.page.access_token, None
-    except TokenDecryptionError as exc:
-        token, unreadable = "", exc
-    client = GraphClient.for_page(
-        run.page,
-        token=token,
-        sleep=controls.sleep,
-        clock=controls.clock,
-        max_inline_pause=(
-            controls.park_after_seconds if controls.can_park else GraphClient.WAIT_INLINE
-        ),
-        max_calls=settings.SYNC_MAX_GRAPH_CALLS_PER_RUN,
-    )
-    try:
-        backfill = HistoryBackfill(run, client, controls)
-        try:
-            outcome = backfill.execute() if unreadable is None else backfill.outcome(unreadable)
-        except (KeyboardInterrupt, SystemExit) as exc:
-            backfill.finish(backfill.outcome(exc))
-            raise
-        backfill.finish(outcome)
-    except RunLost:
-        logger.warning("History run #%s was ended elsewhere; it stops without writing", run.pk)
-        run.refresh_from_db()
-    finally:
-        client.session.close()
-    return run
+    return run_to_end(run, controls, HistoryBackfill)

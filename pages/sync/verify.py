@@ -45,7 +45,6 @@ from conversations import ingest, parsing
 from conversations.models import ErasedContact
 from conversations.parsing import BadConversationData, ConversationData
 from media.pipeline import note_new_messages
-from pages.crypto import TokenDecryptionError
 from pages.graph.client import GraphClient
 from pages.graph.errors import GraphError, ObjectError, TokenError
 from pages.graph.paging import next_position
@@ -58,6 +57,7 @@ from pages.sync.folders import FolderAvailability, FolderUnavailable
 from pages.sync.listing import ConversationLists
 from pages.sync.outcome import Outcome, outcome_of
 from pages.sync.recorder import BAD_DATA_ERRORS, RUN_ROW_EVERY_SECONDS
+from pages.sync.running import run_to_end
 from pages.sync.runs import RunLost
 from pages.sync.sizes import PageSizes
 from pages.sync.verify_report import VerifyReport, in_words
@@ -364,32 +364,4 @@ class PageVerify:
 
 def run_verify(run: SyncRun, controls: RunControls | None = None) -> SyncRun:
     """Run a claimed verify (or repair) run to its end; returns it with its final status."""
-    controls = controls or RunControls()
-    try:
-        token, unreadable = run.page.access_token, None
-    except TokenDecryptionError as exc:
-        token, unreadable = "", exc
-    client = GraphClient.for_page(
-        run.page,
-        token=token,
-        sleep=controls.sleep,
-        clock=controls.clock,
-        max_inline_pause=(
-            controls.park_after_seconds if controls.can_park else GraphClient.WAIT_INLINE
-        ),
-        max_calls=settings.SYNC_MAX_GRAPH_CALLS_PER_RUN,
-    )
-    try:
-        verify = PageVerify(run, client, controls)
-        try:
-            outcome = verify.execute() if unreadable is None else verify.outcome(unreadable)
-        except (KeyboardInterrupt, SystemExit) as exc:
-            verify.finish(verify.outcome(exc))
-            raise
-        verify.finish(outcome)
-    except RunLost:
-        logger.warning("Verify run #%s was ended elsewhere; it stops without writing", run.pk)
-        run.refresh_from_db()
-    finally:
-        client.session.close()
-    return run
+    return run_to_end(run, controls, PageVerify)
