@@ -26,7 +26,7 @@ from django_tasks_db.management.commands.db_worker import Command as DbWorkerCom
 from django_tasks_db.management.commands.db_worker import Worker
 
 from media.tasks import QUEUE as MEDIA_QUEUE
-from pages.schedule import housekeeping_forever
+from pages.schedule import housekeeping_forever, worker_stopped
 from webhooks.tasks import QUEUE as WEBHOOK_QUEUE
 
 logger = logging.getLogger(__name__)
@@ -152,3 +152,10 @@ class Command(DbWorkerCommand):
             stop.set()
             # Let it record that this worker stopped (a daemon thread dies with the process).
             thread.join(timeout=STOP_GRACE_SECONDS)
+            if thread.is_alive() and worker_id:
+                # Still inside a long housekeeping pass: record the stop from here, or the
+                # Page screens would say a worker runs until its beats go stale.
+                try:
+                    worker_stopped(worker_id)
+                except DATABASE_OUTAGES:
+                    logger.warning("Could not record that worker %s stopped", worker_id)
