@@ -282,6 +282,53 @@ def test_every_screen_fits_and_loads_without_errors(app, new_context, artifacts,
     expect(tab.get_by_role("heading", level=1)).to_have_text("Lisbon Bike Shop")
     check_screen(tab, size, "page", artifacts)
 
+    # After a verify that found missing data, with the history backfill half done.
+    shop = data["shop"]
+    long_id = "0123456789" * 12  # a long id must wrap, not push the card sideways
+    SyncRun.objects.create(
+        page=shop,
+        mode=SyncRun.Mode.VERIFY,
+        status=SyncRun.Status.COMPLETE,
+        current=4,
+        total=4,
+        started_at=timezone.now() - timedelta(minutes=1),
+        finished_at=timezone.now(),
+        report={
+            "phase": "checking",
+            "listed": 5,
+            "checked": 4,
+            "missingConversations": 1,
+            "missingMessages": 3,
+            "conversationsMissingMessages": 1,
+            "examples": [
+                {"id": f"t_{long_id}", "missing": "conversation"},
+                {"id": "t_2", "missing": "messages", "messages": 3},
+            ],
+        },
+    )
+    SyncRun.objects.create(
+        page=shop,
+        mode=SyncRun.Mode.HISTORY,
+        status=SyncRun.Status.INTERRUPTED,
+        current=1,
+        total=4,
+        inserted=1204,
+        started_at=timezone.now() - timedelta(minutes=3),
+        finished_at=timezone.now() - timedelta(minutes=2),
+        error="Interrupted. Progress saved at conversation #1.",
+    )
+    Conversation.objects.filter(page=shop, facebook_id="t_1").update(
+        history_complete=True, history_end=Conversation.HistoryEnd.GRAPH_STOPPED
+    )
+    FacebookPage.objects.filter(pk=shop.pk).update(history_checkpoint={"messages": 1204})
+    tab.reload()
+    expect(tab.locator("#sync-title")).to_contain_text("Verify found missing data")
+    expect(tab.locator("#history-status")).to_have_text(
+        "History: 1 of 4 conversations complete · 1,204 messages"
+    )
+    expect(tab.get_by_role("button", name="Fetch full history")).to_be_visible()
+    check_screen(tab, size, "page-verified", artifacts)
+
     tab.goto(f"{app.url}/pages/connect/")
     expect(tab.get_by_role("heading", name="Connect a page")).to_be_visible()
     check_screen(tab, size, "connect", artifacts)
