@@ -115,7 +115,9 @@ def test_a_backfill_in_a_worker_does_not_slow_a_main_sync_of_the_same_page(make_
         with_backfill = time.monotonic() - started
         during = server.sandbox.stats()["requests"]
         history.refresh_from_db()
-        assert history.status == SyncRun.Status.RUNNING  # still working beside it
+        # Not done: working beside it, or stepped aside a moment (the command's run was
+        # queued for an instant before it claimed it) and claimed again soon after.
+        assert history.status in (SyncRun.Status.RUNNING, SyncRun.Status.PAUSED)
     finally:
         worker.terminate()
         worker.communicate(timeout=30)
