@@ -44,7 +44,7 @@ from pages.sync.fields import FieldSet
 from pages.sync.history_progress import HistoryCheckpoint, HistoryCounts, save_for_run
 from pages.sync.listing import ConversationLists
 from pages.sync.outcome import Outcome, outcome_of
-from pages.sync.running import run_to_end
+from pages.sync.running import record_end, run_to_end
 from pages.sync.runs import RunLost
 from pages.sync.sizes import PageSizes
 
@@ -294,18 +294,7 @@ class HistoryBackfill:
         counters = self.counters()
         with transaction.atomic():
             self._save()
-            if outcome.needs_reconnect:
-                FacebookPage.objects.filter(pk=self.page.pk).update(
-                    token_status=FacebookPage.TokenStatus.NEEDS_RECONNECT,
-                    token_error=outcome.token_error,
-                )
-            parked = outcome.status == S.PAUSED and runs.park(
-                self.run, resume_at=outcome.resume_at, message=outcome.message, **counters
-            )
-            if not parked:
-                status = S.CANCELLED if outcome.status == S.PAUSED else outcome.status
-                message = "Cancelled." if outcome.status == S.PAUSED else outcome.message
-                runs.finish(self.run, status, message=message, **counters)
+            record_end(self.run, outcome, counters)
         self.report(outcome.message)
 
     # -- writing and telling ------------------------------------------------------------------

@@ -13,7 +13,8 @@ from django.conf import settings
 
 from pages.crypto import TokenDecryptionError
 from pages.graph.client import GraphClient
-from pages.models import SyncRun
+from pages.models import FacebookPage, SyncRun
+from pages.sync import runs
 from pages.sync.controls import RunControls
 from pages.sync.outcome import Outcome
 from pages.sync.runs import RunLost
@@ -27,6 +28,23 @@ class RunWork(Protocol):
     def outcome(self, error: BaseException | None) -> Outcome: ...
 
     def finish(self, outcome: Outcome) -> None: ...
+
+
+def record_end(run: SyncRun, outcome: Outcome, counters: dict) -> None:
+    """Record how a run without a sync checkpoint (a verify, the history backfill) ended,
+    inside the caller's transaction: parked until Graph lets it go on, or finished; and the
+    Page's token refused, when it was. Raises RunLost when the run was reaped meanwhile."""
+    if outcome.needs_reconnect:
+        FacebookPage.objects.filter(pk=run.page_id).update(
+            token_status=FacebookPage.TokenStatus.NEEDS_RECONNECT,
+            token_error=outcome.token_error,
+        )
+    paused = outcome.status == SyncRun.Status.PAUSED
+    if paused and runs.park(run, resume_at=outcome.resume_at, message=outcome.message, **counters):
+        return
+    # A cancel that arrived while it paused: a paused run is only ever plain running.
+    status = SyncRun.Status.CANCELLED if paused else outcome.status
+    runs.finish(run, status, message="Cancelled." if paused else outcome.message, **counters)
 
 
 def run_to_end(

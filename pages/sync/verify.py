@@ -57,7 +57,7 @@ from pages.sync.folders import FolderAvailability, FolderUnavailable
 from pages.sync.listing import ConversationLists
 from pages.sync.outcome import Outcome, outcome_of
 from pages.sync.recorder import BAD_DATA_ERRORS, RUN_ROW_EVERY_SECONDS
-from pages.sync.running import run_to_end
+from pages.sync.running import record_end, run_to_end
 from pages.sync.runs import RunLost
 from pages.sync.sizes import PageSizes
 from pages.sync.verify_report import VerifyReport, in_words
@@ -317,18 +317,7 @@ class PageVerify:
         """The run's status (fenced) and, when Graph refused the token, the Page's."""
         counters = self.counters()
         with transaction.atomic():
-            if outcome.needs_reconnect:
-                FacebookPage.objects.filter(pk=self.page.pk).update(
-                    token_status=FacebookPage.TokenStatus.NEEDS_RECONNECT,
-                    token_error=outcome.token_error,
-                )
-            parked = outcome.status == S.PAUSED and runs.park(
-                self.run, resume_at=outcome.resume_at, message=outcome.message, **counters
-            )
-            if not parked:
-                status = S.CANCELLED if outcome.status == S.PAUSED else outcome.status
-                message = "Cancelled." if outcome.status == S.PAUSED else outcome.message
-                runs.finish(self.run, status, message=message, **counters)
+            record_end(self.run, outcome, counters)
         for name, value in counters.items():
             setattr(self.run, name, value)
         self.progress(outcome.message)
