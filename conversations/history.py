@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from conversations.ingest import MESSAGE_ROWS
+from conversations.ingest import insert_messages
 from conversations.models import Conversation, ErasedContact, InteractionEvent, Message
 from conversations.parsing import MessageData
 from conversations.sql import ConflictIgnoringInsert
@@ -50,20 +50,7 @@ def store_older_messages(
     # Oldest first: rows of one page are inserted in chronological order (ties within a
     # second keep Graph's order, as ingest does).
     chronological = sorted(kept, key=lambda m: m.created_time)
-    inserted = MESSAGE_ROWS.insert(
-        (
-            page_id,
-            conversation.pk,
-            m.facebook_id,
-            m.sender_id,
-            m.sender_name,
-            m.direction,
-            m.text,
-            m.attachments,
-            m.created_time,
-        )
-        for m in chronological
-    )
+    inserted = insert_messages(page_id, conversation.pk, chronological)
     # An event exists exactly when its message does: the messages already stored have
     # theirs, so inserting them again ignores those.
     events = BACKFILL_EVENT_ROWS.insert(

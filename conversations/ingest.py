@@ -165,20 +165,7 @@ def ingest_conversation(
     copies = {}
     if known is not None and chronological:
         copies = take_webhook_copies(page_id, [m.facebook_id for m in chronological])
-    inserted = MESSAGE_ROWS.insert(
-        (
-            page_id,
-            conversation_pk,
-            m.facebook_id,
-            m.sender_id,
-            m.sender_name,
-            m.direction,
-            m.text,
-            m.attachments,
-            m.created_time,
-        )
-        for m in chronological
-    )
+    inserted = insert_messages(page_id, conversation_pk, chronological)
     if copies:
         keep_what_webhooks_added(page_id, conversation_pk, copies, chronological)
     events = [
@@ -248,6 +235,26 @@ MESSAGE_FIELDS = [
     "created_time",
 ]
 MESSAGE_ROWS = ConflictIgnoringInsert(Message, MESSAGE_FIELDS)
+
+
+def insert_messages(page_id: int, conversation_pk: int, messages: list[MessageData]) -> int:
+    """Insert the messages (in this order) that are not stored yet; returns how many were."""
+    return MESSAGE_ROWS.insert(
+        (
+            page_id,
+            conversation_pk,
+            m.facebook_id,
+            m.sender_id,
+            m.sender_name,
+            m.direction,
+            m.text,
+            m.attachments,
+            m.created_time,
+        )
+        for m in messages
+    )
+
+
 EVENT_ROWS = ConflictIgnoringInsert(
     InteractionEvent, ["page", "conversation", "contact", "kind", "source_id", "occurred_at"]
 )
